@@ -6,6 +6,7 @@ validation (:func:`check_points`, :func:`check_raster`, :func:`check_panel`,
 live in :mod:`sdmkit.datasets`.
 """
 
+from ._calendar import epiweek
 from ._validation import (
     ValidationError,
     ValidationWarning,
@@ -25,6 +26,7 @@ __all__ = [
     "check_panel",
     "check_points",
     "check_raster",
+    "epiweek",
     "extract",
     "points_from_xy",
 ]
