@@ -1,4 +1,4 @@
-"""Command line: ``sdmkit datasets list``, ``sdmkit datasets path NAME``."""
+"""Command line: ``sdmkit datasets list|path NAME`` and ``sdmkit bench NAME``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,21 @@ def _datasets_path(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    """Run ``benchmarks/<name>.py`` of a source checkout (results go to benchmarks/results)."""
+    import runpy
+    from pathlib import Path
+
+    script = Path(args.dir) / f"{args.name}.py"
+    if not script.is_file():
+        available = sorted(p.stem for p in Path(args.dir).glob("*.py"))
+        print(f"No benchmark {args.name!r} in {Path(args.dir).resolve()}; available: "
+              f"{available or 'none (run from a source checkout of sdmkit)'}", file=sys.stderr)
+        return 2
+    runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sdmkit`` command."""
     parser = argparse.ArgumentParser(prog="sdmkit", description=__doc__)
@@ -39,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     ds_sub.add_parser("list", help="each dataset, whether it is here, its licence and citation")
     p = ds_sub.add_parser("path", help="fetch a dataset and print its folder")
     p.add_argument("name")
+    b = sub.add_parser("bench", help="run a benchmark script from benchmarks/")
+    b.add_argument("name")
+    b.add_argument("--dir", default="benchmarks", help="folder of benchmark scripts")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return _bench(args)
     if args.command == "datasets":
         return {"list": _datasets_list, "path": _datasets_path}[args.action](args)
     return 2
