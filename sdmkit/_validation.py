@@ -48,6 +48,24 @@ def _show(values: Sequence | np.ndarray | pd.Index) -> str:
     return f"[{head}{f', … ({more} more)' if more > 0 else ''}]"
 
 
+def as_whole_numbers(values: pd.Series, column: str, name: str, *,
+                     allow_missing: bool = False) -> pd.Series:
+    """Return ``values`` as int64 (nullable ``Int64`` when missing values are allowed).
+
+    Raises :class:`ValidationError` naming the rows that are not whole numbers
+    (or are missing, unless ``allow_missing``).
+    """
+    v = pd.to_numeric(values, errors="coerce")
+    missing = v.isna() if not allow_missing else v.isna() & values.notna()
+    bad = values.index[missing | (v.notna() & (v != np.round(v)))]
+    if len(bad):
+        raise ValidationError(
+            f"{name}: column {column!r} must hold whole numbers; rows {_show(bad)} have "
+            f"{_show(values.loc[bad])}. Fix or drop those rows in the source."
+        )
+    return v.astype("int64") if v.notna().all() else v.astype("Int64")
+
+
 # --------------------------------------------------------------------------- points
 
 

@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdmkit._validation import ValidationError, ValidationWarning, _show, check_panel
+from sdmkit._validation import (
+    ValidationError,
+    ValidationWarning,
+    _show,
+    as_whole_numbers,
+    check_panel,
+)
 from sdmkit.datasets._fetch import fetch, registry
 
 __all__ = [
@@ -308,17 +314,6 @@ def _resolve(rel: dict[str, str], crop: str, country: str, data_dir) -> dict[str
     return {t: (None if t in missing else p) for t, p in paths.items()}
 
 
-def _as_int(s: pd.Series, col: str, name: str) -> pd.Series:
-    v = pd.to_numeric(s, errors="coerce")
-    bad = s.index[v.isna() | (v != np.round(v))]
-    if len(bad):
-        raise ValidationError(
-            f"{name}: column {col!r} must hold whole numbers; rows {_show(bad)} have "
-            f"{_show(s.loc[bad])}. Fix or drop those rows in the source."
-        )
-    return v.astype("int64")
-
-
 def _typed_yield(df: pd.DataFrame, *, name: str, extra_str=("crop_name", "country_code")):
     need = ["adm_id", "harvest_year", "yield"]
     missing = [c for c in need if c not in df.columns]
@@ -330,7 +325,7 @@ def _typed_yield(df: pd.DataFrame, *, name: str, extra_str=("crop_name", "countr
     df = df.copy()
     for col in ("adm_id", *[c for c in extra_str if c in df.columns]):
         df[col] = df[col].astype("str")
-    df["harvest_year"] = _as_int(df["harvest_year"], "harvest_year", name)
+    df["harvest_year"] = as_whole_numbers(df["harvest_year"], "harvest_year", name)
     num = [c for c in ("yield", "harvest_area", "production") if c in df.columns]
     for col in num:
         v = pd.to_numeric(df[col], errors="coerce")
@@ -429,7 +424,7 @@ def _read_static(path: Path, name: str) -> pd.DataFrame:
         if col in ("crop_name", "adm_id") or pd.api.types.is_object_dtype(df[col]):
             df[col] = df[col].astype("str")
     if "drainage_class" in df.columns:
-        df["drainage_class"] = _as_int(df["drainage_class"], "drainage_class", name)
+        df["drainage_class"] = as_whole_numbers(df["drainage_class"], "drainage_class", name)
     dup = df.index[df["adm_id"].duplicated(keep=False)]
     if len(dup):
         raise ValidationError(

@@ -32,7 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdmkit._validation import ValidationError, ValidationWarning, _show, points_from_xy
+from sdmkit._validation import (
+    ValidationError,
+    ValidationWarning,
+    _show,
+    as_whole_numbers,
+    points_from_xy,
+)
 from sdmkit.datasets._fetch import fetch, registry
 from sdmkit.datasets._readers import open_grid
 
@@ -349,17 +355,6 @@ def _find(src: Path | None, given, candidates: Sequence[str], what: str) -> Path
     )
 
 
-def _as_int(s: pd.Series, col: str, name: str) -> pd.Series:
-    v = pd.to_numeric(s, errors="coerce")
-    bad = s.index[(v.isna() & s.notna()) | (v.notna() & (v != np.round(v)))]
-    if len(bad):
-        raise ValidationError(
-            f"{name}: column {col!r} must hold whole numbers; rows {_show(bad)} have "
-            f"{_show(s.loc[bad])}."
-        )
-    return v.astype("int64") if v.notna().all() else v.astype("Int64")
-
-
 def _parse_dates(s: pd.Series, name: str) -> pd.Series:
     num = pd.to_numeric(s, errors="coerce")
     epoch = num.notna()
@@ -391,9 +386,9 @@ def _read_occurrences(path: Path, name: str):
     if len(unnamed) == 1 and df.columns[0] == unnamed[0]:
         df = df.rename(columns={unnamed[0]: "source_row"})
     for col in df.columns.intersection(_INT):
-        df[col] = _as_int(df[col], col, name)
+        df[col] = as_whole_numbers(df[col], col, name, allow_missing=True)
     for col in df.columns.intersection(_NULLABLE_INT):
-        df[col] = _as_int(df[col], col, name).astype("Int64")
+        df[col] = as_whole_numbers(df[col], col, name, allow_missing=True).astype("Int64")
     for col in df.columns.intersection(_FLOAT):
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
     for col in df.columns.intersection(_STR):
@@ -436,7 +431,9 @@ def _read_landsat(path: Path, band: str) -> pd.DataFrame:
     year, quarter = yq[0].astype("int64"), yq[1].astype("int64")
     return pd.DataFrame(
         {
-            "timeSerieID": _as_int(long["timeSerieID"], "timeSerieID", name),
+            "timeSerieID": as_whole_numbers(
+                long["timeSerieID"], "timeSerieID", name, allow_missing=True
+            ),
             "band": band,
             "year": year,
             "quarter": quarter,
