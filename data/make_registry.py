@@ -7,8 +7,9 @@ pinned upstream commit changes::
 
 Every file listed in SHA256SUMS becomes one registry row: the dataset folder, the
 file path inside it, its sha256, the upstream URL pinned to a commit (or DOI),
-the licence and the citation. The per-dataset facts below are read from each
-dataset's SOURCE.txt.
+the licence and the citation. The per-dataset facts (repository, commit, path
+mapping, licence, citation) are written out below by hand, transcribed from each
+dataset's SOURCE.txt; run it from the repository root.
 """
 
 from __future__ import annotations

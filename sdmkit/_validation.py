@@ -15,7 +15,6 @@ fix it. Nothing is ever dropped silently.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ import pandas as pd
 __all__ = [
     "ValidationError",
     "ValidationWarning",
+    "as_whole_numbers",
     "check_panel",
     "check_points",
     "check_raster",
@@ -417,14 +417,3 @@ def check_panel(
                 f"(NaN for unknown), or pass freq=None if gaps are intended."
             )
     return out
-
-
-def warn_outside(n_outside: int, n_total: int, what: str) -> None:
-    """Warn (never drop) when some points fall outside a raster and come back as NaN."""
-    if n_outside:
-        warnings.warn(
-            f"{n_outside} of {n_total} points fall outside {what} or on nodata cells; their "
-            f"values are NaN (no row was dropped).",
-            ValidationWarning,
-            stacklevel=3,
-        )

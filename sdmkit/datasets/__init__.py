@@ -18,7 +18,7 @@ from ._fetch import (
     registry,
 )
 from .blockcv import BlockCVAustralia, load_blockcv_au
-from .cybench import CYBenchTables, load_cybench, load_cybench_us_maize
+from .cybench import CYBenchTables, cybench_feature_groups, load_cybench, load_cybench_us_maize
 from .dengue import (
     DengAI,
     Microregions,
@@ -52,6 +52,7 @@ __all__ = [
     "RegistryEntry",
     "available",
     "cache_dir",
+    "cybench_feature_groups",
     "data_dir",
     "datasets",
     "fetch",
