@@ -14,9 +14,19 @@ PYTEST_ARGS ?=
 export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test lint format venv clean
+GEOCLIP_WHEEL := .cache/weights/geoclip-1.3.0-py3-none-any.whl
+# GeoCLIP's location-encoder weights ship inside its wheel (MIT); fetched from PyPI, never imported.
+export SDMKIT_GEOCLIP_WHEEL ?= $(CURDIR)/$(GEOCLIP_WHEEL)
+
+.PHONY: demo test lint format venv weights clean
 
 venv: $(STAMP)
+
+weights: $(GEOCLIP_WHEEL)
+
+$(GEOCLIP_WHEEL): | $(STAMP)
+	mkdir -p $(dir $@)
+	$(BIN)/pip download --no-deps "geoclip==1.3.0" -d $(dir $@)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,11 +36,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -e ".[all,dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) $(GEOCLIP_WHEEL)
 	$(BIN)/ruff check sdmkit tests notebooks data benchmarks
 	SDMKIT_NB_SIZE=smoke $(BIN)/pytest tests --nbmake notebooks $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(STAMP) $(GEOCLIP_WHEEL)
 	mkdir -p outputs
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb .ipynb); \
