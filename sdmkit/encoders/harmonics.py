@@ -28,8 +28,9 @@ so :math:`\cos\theta = -\sin(\mathrm{lat})` and :math:`\sin\theta = \cos(\mathrm
       and feature 2 is ``1.53499… cos θ`` (``Yl1_m0``).
   ``"cs"``
       Orthonormal real harmonics *with* the Condon–Shortley phase: ``c_m = (-1)**m``.
-      This is what SatCLIP's ``closed-form`` path computes, and
-      ``√2·(-1)^m·Re/Im`` of :func:`scipy.special.sph_harm_y` with the phase put back.
+      This is what SatCLIP's ``closed-form`` path computes, and equals
+      √2·Re (m > 0) and √2·Im (m < 0) of ``scipy.special.sph_harm_y(l, |m|, θ, φ)``
+      (scipy includes the phase).
   ``"nocs"``
       Orthonormal real harmonics without the phase (``c_m = 1``): SatCLIP's analytic
       functions with the m = 0 slip corrected.
@@ -170,8 +171,11 @@ def _as_lonlat_array(lonlat) -> np.ndarray:
 
 
 def _check_tensor(lonlat) -> torch.Tensor:
-    if not isinstance(lonlat, torch.Tensor):
-        lonlat = torch.as_tensor(np.asarray(lonlat))
+    if not isinstance(lonlat, torch.Tensor):  # array-like: floats keep their dtype
+        arr = np.asarray(lonlat)
+        if arr.dtype not in (np.float32, np.float64):
+            arr = _as_lonlat_array(arr)  # validates, then casts to float64
+        lonlat = torch.from_numpy(np.ascontiguousarray(arr))
     if lonlat.dtype not in (torch.float32, torch.float64):
         raise ValidationError(
             f"lonlat must be a float32 or float64 tensor of (lon, lat) degrees; got "
@@ -193,12 +197,12 @@ def _check_tensor(lonlat) -> torch.Tensor:
 @lru_cache(maxsize=32)
 def _coefficients(L: int):
     """Recurrence constants: a[l, m], a[l, m]*b[l, m] (valid for l >= m + 2), d[m], e[m]."""
-    l = np.arange(L, dtype=np.float64)[:, None]
+    ell = np.arange(L, dtype=np.float64)[:, None]
     m = np.arange(L, dtype=np.float64)[None, :]
-    valid = l >= m + 2
+    valid = ell >= m + 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.sqrt((4 * l**2 - 1) / (l**2 - m**2))
-        b = np.sqrt(((l - 1) ** 2 - m**2) / (4 * (l - 1) ** 2 - 1))
+        a = np.sqrt((4 * ell**2 - 1) / (ell**2 - m**2))
+        b = np.sqrt(((ell - 1) ** 2 - m**2) / (4 * (ell - 1) ** 2 - 1))
     a = np.where(valid, a, 0.0)
     ab = np.where(valid, a * b, 0.0)
     mm = np.arange(L, dtype=np.float64)
@@ -245,10 +249,10 @@ def _kernel(lonlat, L, a, ab, d, e, sign, m0, nchunk, out):  # pragma: no cover 
                 for k in range(_BLOCK):
                     p1[k] = e[0] * x[k] * p0[k]
                     out[i0 + k, 2] = p1[k]
-                for l in range(2, L):
-                    al = a[l, 0]
-                    bl = ab[l, 0]
-                    r = l * l + l
+                for ell in range(2, L):
+                    al = a[ell, 0]
+                    bl = ab[ell, 0]
+                    r = ell * ell + ell
                     for k in range(_BLOCK):
                         v = (al * x[k]) * p1[k] - bl * p0[k]
                         out[i0 + k, r] = v
@@ -275,10 +279,10 @@ def _kernel(lonlat, L, a, ab, d, e, sign, m0, nchunk, out):  # pragma: no cover 
                         p1[k] = em * x[k] * p0[k]
                         out[i0 + k, r + m] = p1[k] * cm[k]
                         out[i0 + k, r - m] = p1[k] * sm[k]
-                    for l in range(m + 2, L):
-                        al = a[l, m]
-                        bl = ab[l, m]
-                        r = l * l + l
+                    for ell in range(m + 2, L):
+                        al = a[ell, m]
+                        bl = ab[ell, m]
+                        r = ell * ell + ell
                         for k in range(_BLOCK):
                             v = (al * x[k]) * p1[k] - bl * p0[k]
                             out[i0 + k, r + m] = v * cm[k]
@@ -289,9 +293,16 @@ def _kernel(lonlat, L, a, ab, d, e, sign, m0, nchunk, out):  # pragma: no cover 
 
 if numba is not None:
     prange = numba.prange
+    # The same kernel compiled twice: threads pay off on large inputs, but on small
+    # batches (training steps) waking them costs more than the work, and far more when
+    # the cores are busy, so inputs below _PARALLEL_MIN points run serially.
+    _kernel_serial = numba.njit(parallel=False, fastmath=False, cache=True)(_kernel)
     _kernel = numba.njit(parallel=True, fastmath=False, cache=True)(_kernel)
 else:  # pragma: no cover
     prange = range
+    _kernel_serial = _kernel
+
+_PARALLEL_MIN = 16384
 
 
 def _fill(ll: np.ndarray, L: int, convention: str, out: np.ndarray) -> None:
@@ -300,15 +311,17 @@ def _fill(ll: np.ndarray, L: int, convention: str, out: np.ndarray) -> None:
     a, ab, d, e = _coefficients(L)
     n = ll.shape[0]
     nmain = n - n % _BLOCK
-    if nmain:
+    if nmain >= _PARALLEL_MIN:
         nchunk = min(nmain // _BLOCK, 8 * numba.get_num_threads())
         _kernel(ll[:nmain], L, a, ab, d, e, sign, m0, nchunk, out[:nmain])
+    elif nmain:
+        _kernel_serial(ll[:nmain], L, a, ab, d, e, sign, m0, 1, out[:nmain])
     if nmain < n:  # pad the last few points to one full block
         pad = np.empty((_BLOCK, 2))
         pad[:] = ll[-1]
         pad[: n - nmain] = ll[nmain:]
         tmp = np.empty((_BLOCK, L * L), out.dtype)
-        _kernel(pad, L, a, ab, d, e, sign, m0, 1, tmp)
+        _kernel_serial(pad, L, a, ab, d, e, sign, m0, 1, tmp)
         out[nmain:] = tmp[: n - nmain]
 
 
@@ -337,27 +350,22 @@ def _sh_torch(lonlat: torch.Tensor, L: int, convention: str) -> torch.Tensor:
     mlon = lon[:, None] * orders
     cos_m = torch.cos(mlon) * alt
     sin_rev = (torch.sin(mlon) * alt).flip(1)  # column j holds order m = L - 1 - j
-    blocks = [sect[:, :1] * m0]
+    out = torch.empty(n, L * L, dtype=lonlat.dtype, device=dev)  # slices cast on write
+    out[:, :1] = sect[:, :1] * m0
     prev2, prev1 = None, sect[:, :1]
-    for l in range(1, L):
+    for ell in range(1, L):
         parts = []
-        if l >= 2:
-            parts.append((a[l, : l - 1] * x) * prev1[:, : l - 1] - ab[l, : l - 1] * prev2)
-        parts.append((e[l - 1] * x) * prev1[:, l - 1 : l])
-        parts.append(sect[:, l : l + 1])
+        if ell >= 2:
+            parts.append((a[ell, : ell - 1] * x) * prev1[:, : ell - 1] - ab[ell, : ell - 1] * prev2)
+        parts.append((e[ell - 1] * x) * prev1[:, ell - 1 : ell])
+        parts.append(sect[:, ell : ell + 1])
         cur = torch.cat(parts, dim=1)  # P̄_l^m, m = 0 … l
-        blocks.append(
-            torch.cat(
-                [
-                    cur[:, 1:].flip(1) * sin_rev[:, L - 1 - l : L - 1],  # m = -l … -1
-                    cur[:, :1] * m0,
-                    cur[:, 1:] * cos_m[:, 1 : l + 1],  # m = 1 … l
-                ],
-                dim=1,
-            )
-        )
+        r = ell * ell + ell  # column of order m = 0
+        out[:, r - ell : r] = cur[:, 1:].flip(1) * sin_rev[:, L - 1 - ell : L - 1]  # m < 0
+        out[:, r : r + 1] = cur[:, :1] * m0
+        out[:, r + 1 : r + ell + 1] = cur[:, 1:] * cos_m[:, 1 : ell + 1]  # m > 0
         prev2, prev1 = prev1, cur
-    return torch.cat(blocks, dim=1).to(lonlat.dtype)
+    return out
 
 
 # --------------------------------------------------------------------------- public API
@@ -525,11 +533,15 @@ def closed_form_reference(lonlat, L: int) -> torch.Tensor:
     phi = torch.deg2rad(t[:, 0] + 180)
     x = torch.cos(torch.deg2rad(t[:, 1] + 90))
     cols = []
-    for l in range(L):
-        for m in range(-l, l + 1):
+    for ell in range(L):
+        for m in range(-ell, ell + 1):
             am = abs(m)
-            p = _legendre_cs(l, am, x)
-            k = math.sqrt((2 * l + 1) / (4 * math.pi) * (math.factorial(l - am) / math.factorial(l + am)))
+            p = _legendre_cs(ell, am, x)
+            k = math.sqrt(
+                (2 * ell + 1)
+                / (4 * math.pi)
+                * (math.factorial(ell - am) / math.factorial(ell + am))
+            )
             if m == 0:
                 cols.append(k * p)
             elif m > 0:
@@ -539,16 +551,16 @@ def closed_form_reference(lonlat, L: int) -> torch.Tensor:
     return torch.stack(cols, dim=-1)
 
 
-def _legendre_cs(l: int, m: int, x: torch.Tensor) -> torch.Tensor:
+def _legendre_cs(ell: int, m: int, x: torch.Tensor) -> torch.Tensor:
     """Unnormalised P_l^m(x) with the Condon–Shortley phase, by the textbook recurrence."""
     sectoral = torch.ones_like(x)
     if m:
         root = torch.sqrt((1 - x) * (1 + x))
         for k in range(1, m + 1):
             sectoral = sectoral * -(2 * k - 1) * root
-    if l == m:
+    if ell == m:
         return sectoral
     lower, upper = sectoral, (2 * m + 1) * x * sectoral
-    for ll in range(m + 2, l + 1):
+    for ll in range(m + 2, ell + 1):
         lower, upper = upper, ((2 * ll - 1) * x * upper - (ll + m - 1) * lower) / (ll - m)
     return upper

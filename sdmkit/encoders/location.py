@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,15 +108,6 @@ def _as_lonlat(points):
         lonlat = np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
         return _check_array(lonlat, name="points (in EPSG:4326)"), points.index
     return _check_array(points), None
-
-
-def _interactive() -> bool:
-    if "ipykernel" in sys.modules:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):  # closed or replaced stderr
-        return False
 
 
 _DTYPES = {
@@ -347,7 +337,8 @@ class LocationEncoder(nn.Module):
         dtype = _torch_dtype(dtype)
         device = torch.device(device)
         n = lonlat.shape[0]
-        show = (n > 100_000 and _interactive()) if progress is None else bool(progress)
+        # None: tqdm decides (quiet when output is not a terminal or notebook)
+        show = (None if n > 100_000 else False) if progress is None else bool(progress)
 
         tensors = [t for t in (*self.parameters(), *self.buffers()) if t.is_floating_point()]
         if any(t.device != device or t.dtype != dtype for t in tensors):
@@ -362,7 +353,9 @@ class LocationEncoder(nn.Module):
         try:
             with (
                 torch.inference_mode(),
-                tqdm(total=n, disable=not show, unit="pt", desc="embedding") as bar,
+                tqdm(
+                    total=n, disable=None if show is None else not show, unit="pt", desc="embedding"
+                ) as bar,
             ):
                 for start in range(0, n, int(batch_size)):
                     stop = min(start + int(batch_size), n)
