@@ -1,9 +1,9 @@
 """Downstream probes of location embeddings (SatCLIP-style evaluation).
 
 A good location embedding makes environmental variables predictable by a
-*simple* model. A probe fits a linear model (ridge regression, or multinomial
-logistic regression for classes) from embeddings to a target and scores it on
-held-out places, with two holdouts:
+*simple* model. A probe fits a linear model (ridge regression, or a ridge
+classifier for classes) from embeddings to a target and scores it on held-out
+places, with two holdouts:
 
 * ``"random"`` — points shuffled into folds: rewards interpolation, and any
   encoder that can memorise location does well;
@@ -25,15 +25,18 @@ __all__ = ["probe", "probe_table", "raster_probe_targets"]
 
 
 def _model(task: str, random_state):
-    from sklearn.linear_model import LogisticRegression, RidgeCV
+    # Ridge for both tasks: closed-form solutions with the penalty chosen by efficient
+    # leave-one-out, so a probe on 1,600 features stays seconds, where an iterative
+    # multinomial logistic regression takes minutes.
+    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    alphas = np.logspace(-3, 4, 15)
     if task == "regression":
-        return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15)))
+        return make_pipeline(StandardScaler(), RidgeCV(alphas=alphas))
     if task == "classification":
-        return make_pipeline(StandardScaler(),
-                             LogisticRegression(C=1.0, max_iter=500, random_state=random_state))
+        return make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=alphas))
     raise ValueError(f"task must be 'regression' or 'classification', got {task!r}.")
 
 
