@@ -37,7 +37,6 @@ SIZE = os.environ.get("SDMKIT_NB_SIZE", "default")
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import torch
 
 from sdmkit.datasets import available, simulate
@@ -168,5 +167,5 @@ else:
     print("PROBE DATA: SIMULATED")
 lonlat, targets = raster_probe_targets(probe_grid, targets_spec, n=N_PROBE, random_state=0)
 table = probe_table(encoders, lonlat, targets, block_size=5.0, n_splits=5)
-pivot = table.pivot_table(index="encoder", columns=["target", "split"], values="score")
-pivot.loc[list(encoders)[: len(pivot)]].round(3) if len(pivot) == len(encoders) else pivot.round(3)
+pivot = table.pivot_table(index="encoder", columns=["target", "split"], values="score", sort=False)
+pivot.round(3)
