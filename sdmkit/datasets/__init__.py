@@ -37,6 +37,7 @@ from .disdat import REGIONS as DISDAT_REGIONS
 from .disdat import DisdatRegion, load_disdat
 from .dismo import load_acaule, load_anguilla, load_bioclim, load_bradypus
 from .geolifeclef import GLCSample, load_glc23_sample, read_patch, species_matrix
+from .geoplant import GeoPlant, load_geoplant
 from .maxent_tables import load_ariolimax, load_elapid_bradypus, load_maxnet_bradypus
 from .phillips import load_phillips_coverages
 
@@ -48,6 +49,7 @@ __all__ = [
     "DengAI",
     "DisdatRegion",
     "GLCSample",
+    "GeoPlant",
     "Microregions",
     "RegistryEntry",
     "available",
@@ -73,6 +75,7 @@ __all__ = [
     "load_disdat",
     "load_elapid_bradypus",
     "load_glc23_sample",
+    "load_geoplant",
     "load_maxnet_bradypus",
     "load_phillips_coverages",
     "load_sprint2024_rankings",
