@@ -30,7 +30,7 @@ def _datasets_path(args) -> int:
     return 0
 
 
-def _bench(args) -> int:
+def _bench(args, extra: list[str]) -> int:
     """Run ``benchmarks/<name>.py`` of a source checkout (results go to benchmarks/results)."""
     import runpy
     from pathlib import Path
@@ -41,7 +41,12 @@ def _bench(args) -> int:
         print(f"No benchmark {args.name!r} in {Path(args.dir).resolve()}; available: "
               f"{available or 'none (run from a source checkout of sdmkit)'}", file=sys.stderr)
         return 2
-    runpy.run_path(str(script), run_name="__main__")
+    saved = sys.argv
+    sys.argv = [str(script), *extra]  # the script's own options, e.g. --predict-test DIR
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
     return 0
 
 
@@ -57,9 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="run a benchmark script from benchmarks/")
     b.add_argument("name")
     b.add_argument("--dir", default="benchmarks", help="folder of benchmark scripts")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
     if args.command == "bench":
-        return _bench(args)
+        return _bench(args, extra)
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "datasets":
         return {"list": _datasets_list, "path": _datasets_path}[args.action](args)
     return 2

@@ -133,7 +133,10 @@ def disdat_tasks(data, track: str = "random") -> Iterator[SpeciesTask]:
         else:
             background = po[(po["group"] == group) & (po["spid"] != spid)]
         yield SpeciesTask(
-            region=data.region, species=spid, group=group, track=track,
+            region=data.region,
+            species=spid,
+            group=group,
+            track=track,
             features=list(data.predictors),
             train_po=pd.DataFrame(sp_po.drop(columns="geometry")),
             background=background,
@@ -141,8 +144,14 @@ def disdat_tasks(data, track: str = "random") -> Iterator[SpeciesTask]:
         )
 
 
-def run_disdat(models: dict[str, Callable[[], object]], regions=None, tracks=TRACKS, *,
-               n_jobs: int = 1, progress=None) -> pd.DataFrame:
+def run_disdat(
+    models: dict[str, Callable[[], object]],
+    regions=None,
+    tracks=TRACKS,
+    *,
+    n_jobs: int = 1,
+    progress=None,
+) -> pd.DataFrame:
     """Run every model on every species of the disdat regions, for each track.
 
     Parameters
@@ -167,14 +176,26 @@ def run_disdat(models: dict[str, Callable[[], object]], regions=None, tracks=TRA
     from ..datasets import DISDAT_REGIONS, load_disdat
 
     regions = DISDAT_REGIONS if regions is None else regions
-    tasks = [t for r in regions for data in [load_disdat(r)] for tr in tracks
-             for t in disdat_tasks(data, tr)]
+    tasks = [
+        t
+        for r in regions
+        for data in [load_disdat(r)]
+        for tr in tracks
+        for t in disdat_tasks(data, tr)
+    ]
 
     def one(task: SpeciesTask, name: str):
-        res = evaluate_po_pa(models[name](), task.train_po, task.background, task.test,
-                             features=task.features)
-        return {"track": task.track, "region": task.region, "species": task.species,
-                "group": task.group, "model": name, **res}
+        res = evaluate_po_pa(
+            models[name](), task.train_po, task.background, task.test, features=task.features
+        )
+        return {
+            "track": task.track,
+            "region": task.region,
+            "species": task.species,
+            "group": task.group,
+            "model": name,
+            **res,
+        }
 
     jobs = [(t, m) for t in tasks for m in models]
     it = tqdm(jobs, disable=progress is False, desc="disdat", mininterval=5)
@@ -196,10 +217,12 @@ def summarize(results: pd.DataFrame) -> dict:
             models[model] = {
                 "auc_mean": round(float(m["auc"].mean()), 4),
                 "cor_mean": round(float(m["cor"].mean()), 4),
-                "auc_by_region": {r: round(float(v), 4)
-                                  for r, v in m.groupby("region")["auc"].mean().items()},
-                "cor_by_region": {r: round(float(v), 4)
-                                  for r, v in m.groupby("region")["cor"].mean().items()},
+                "auc_by_region": {
+                    r: round(float(v), 4) for r, v in m.groupby("region")["auc"].mean().items()
+                },
+                "cor_by_region": {
+                    r: round(float(v), 4) for r, v in m.groupby("region")["cor"].mean().items()
+                },
                 "fit_seconds": round(float(m["fit_seconds"].sum()), 2),
                 "n_species": int(m["species"].nunique()),
             }
