@@ -74,10 +74,10 @@ def test_embed_polygons_is_an_area_weighted_mean():
 
 def test_probe_spatial_holdout_punishes_memorising_location():
     rng = np.random.default_rng(0)
-    ll = rng.uniform([-60, -30], [-30, 0], size=(1500, 2))
+    ll = rng.uniform([-60, -30], [-30, 0], size=(600, 2))
     target = np.sin(ll[:, 0] / 2) + np.cos(ll[:, 1] / 3)
     # random Fourier features of high frequency: a memoriser
-    w = rng.normal(scale=2.0, size=(2, 200))
+    w = rng.normal(scale=2.0, size=(2, 100))
     feats = np.c_[np.sin(ll @ w), np.cos(ll @ w)]
     rand = probe(feats, target, ll, split="random")["score"]
     spat = probe(feats, target, ll, split="spatial", block_size=5.0)["score"]

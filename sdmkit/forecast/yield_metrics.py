@@ -1,0 +1,152 @@
+"""Skill of yield forecasts: NRMSE, R², the shortfall event, Brier score and reliability.
+
+* :func:`nrmse` — RMSE in % of the mean observed yield (CY-Bench's NRMSE);
+* :func:`r2` — coefficient of determination;
+* :func:`shortfall_event` — did the yield fall short of the trend by more than
+  a threshold: ``yield < (1 − threshold) × trend``;
+* :func:`brier_score`, :func:`reliability_table` — calibration of shortfall
+  probabilities (the data of a reliability diagram).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._validation import ValidationError, _show
+
+__all__ = ["brier_score", "nrmse", "r2", "reliability_table", "shortfall_event"]
+
+
+def _pair(y, p, what: str):
+    y = np.asarray(y, dtype=float).ravel()
+    p = np.asarray(p, dtype=float).ravel()
+    if y.shape != p.shape:
+        raise ValidationError(f"{what}: y has {y.size} values, the prediction {p.size}.")
+    bad = np.flatnonzero(~np.isfinite(y) | ~np.isfinite(p))
+    if bad.size:
+        raise ValidationError(
+            f"{what}: NaN or infinite values at positions {_show(bad)}. Drop those seasons "
+            f"(and say so) before scoring."
+        )
+    if y.size == 0:
+        raise ValidationError(f"{what}: nothing to score.")
+    return y, p
+
+
+def nrmse(y, pred) -> float:
+    """Root mean squared error in percent of the mean observed value (CY-Bench's NRMSE).
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import nrmse
+    >>> nrmse([10.0, 10.0], [9.0, 11.0])
+    10.0
+    """
+    y, p = _pair(y, pred, "nrmse")
+    return float(100.0 * np.sqrt(np.mean((y - p) ** 2)) / np.mean(y))
+
+
+def r2(y, pred) -> float:
+    """Coefficient of determination ``1 − SSE / SST``.
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import r2
+    >>> r2([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    0.5
+    """
+    y, p = _pair(y, pred, "r2")
+    sst = float(np.sum((y - y.mean()) ** 2))
+    return float(1.0 - np.sum((y - p) ** 2) / sst) if sst > 0 else float("nan")
+
+
+def shortfall_event(y, trend, threshold: float = 0.1) -> np.ndarray:
+    """Whether each yield fell short of its trend yield by more than ``threshold``.
+
+    Parameters
+    ----------
+    y, trend : array-like
+        Observed and trend (expected) yields.
+    threshold : float
+        Relative shortfall, e.g. 0.1 for ``y < 0.9 × trend``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool.
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import shortfall_event
+    >>> shortfall_event([8.0, 9.5], [10.0, 10.0]).tolist()
+    [True, False]
+    """
+    y, t = _pair(y, trend, "shortfall_event")
+    if not 0 < threshold < 1:
+        raise ValidationError(f"threshold must be in (0, 1), got {threshold!r}.")
+    return y < (1.0 - threshold) * t
+
+
+def _probs(event, prob, what):
+    e, p = _pair(np.asarray(event, dtype=float), prob, what)
+    if not np.isin(e, (0.0, 1.0)).all():
+        raise ValidationError(f"{what}: the event must be 0/1 (or bool).")
+    bad = np.flatnonzero((p < 0) | (p > 1))
+    if bad.size:
+        raise ValidationError(
+            f"{what}: probabilities must be in [0, 1]; positions {_show(bad)} hold {_show(p[bad])}."
+        )
+    return e, p
+
+
+def brier_score(event, prob) -> float:
+    """Mean squared difference between the probability and the 0/1 outcome.
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import brier_score
+    >>> brier_score([1, 0], [0.8, 0.4])
+    0.1
+    """
+    e, p = _probs(event, prob, "brier_score")
+    return float(np.mean((p - e) ** 2))
+
+
+def reliability_table(event, prob, n_bins: int = 10) -> pd.DataFrame:
+    """Reliability-diagram data: observed frequency against mean forecast probability.
+
+    Parameters
+    ----------
+    event : array-like of bool or 0/1
+    prob : array-like
+        Forecast probabilities of the event.
+    n_bins : int
+        Equal-width probability bins on [0, 1].
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty bin: ``bin`` (int64), ``lower``, ``upper`` (bin
+        edges), ``prob_mean`` (mean forecast probability), ``freq`` (observed
+        frequency of the event), ``count`` (int64).
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import reliability_table
+    >>> reliability_table([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.9], n_bins=2)[["freq", "count"]].to_numpy().tolist()
+    [[0.0, 2.0], [1.0, 2.0]]
+    """
+    e, p = _probs(event, prob, "reliability_table")
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValidationError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    edges = np.linspace(0.0, 1.0, int(n_bins) + 1)
+    b = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, int(n_bins) - 1)
+    df = pd.DataFrame({"bin": b, "p": p, "e": e})
+    g = df.groupby("bin").agg(prob_mean=("p", "mean"), freq=("e", "mean"), count=("e", "size"))
+    g = g.reset_index()
+    g["lower"] = edges[g["bin"]]
+    g["upper"] = edges[g["bin"] + 1]
+    g["bin"] = g["bin"].astype("int64")
+    g["count"] = g["count"].astype("int64")
+    return g[["bin", "lower", "upper", "prob_mean", "freq", "count"]]
