@@ -103,7 +103,9 @@ ax.legend()
 plt.show()
 
 # %%
-checkpoint = os.path.join(os.environ.get("SDMKIT_OUTPUT_DIR", "."), "sh_siren_phillips.safetensors")
+out_dir = os.environ.get("SDMKIT_OUTPUT_DIR", os.path.join("..", "outputs"))
+os.makedirs(out_dir, exist_ok=True)
+checkpoint = os.path.join(out_dir, "sh_siren_phillips.safetensors")
 save_checkpoint(checkpoint, result.location_encoder, result.context_encoder,
                 config=result.config, history=result.history)
 print("checkpoint:", checkpoint)
