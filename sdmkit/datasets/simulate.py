@@ -27,6 +27,7 @@ from scipy.special import expit
 
 from sdmkit._calendar import epiweek
 from sdmkit._validation import ValidationError, _show, check_panel, check_points, check_raster
+from sdmkit.forecast.graph import check_adjacency
 
 __all__ = [
     "DenguePanel",
@@ -511,7 +512,7 @@ def dengue_panel(
         coords = rng.random((int(n_locations), 2))
         W = _knn_graph(coords, k=4)
     else:
-        W = _check_adjacency(adjacency)
+        W = check_adjacency(adjacency)
     n = W.shape[0]
     width = max(2, len(str(n - 1)))
     locations = [f"loc_{i:0{width}d}" for i in range(n)]
@@ -596,58 +597,6 @@ def dengue_panel(
         "note": _WARNING,
     }
     return DenguePanel(panel=panel, truth=truth, adjacency=W)
-
-
-def _check_adjacency(adjacency) -> sp.csr_matrix:
-    """Validate a symmetric 0/1 adjacency with zero diagonal; return it as float csr."""
-    if sp.issparse(adjacency):
-        A = sp.csr_matrix(adjacency, dtype=float)
-    else:
-        try:
-            arr = np.asarray(adjacency, dtype=float)
-        except (TypeError, ValueError) as err:
-            raise ValidationError(
-                f"adjacency must be a scipy.sparse matrix or a numeric array, got "
-                f"{type(adjacency).__name__}."
-            ) from err
-        if arr.ndim != 2:
-            raise ValidationError(f"adjacency must be 2-D (n × n), got {arr.ndim}-D.")
-        A = sp.csr_matrix(arr)
-    if A.shape[0] != A.shape[1] or A.shape[0] == 0:
-        raise ValidationError(
-            f"adjacency must be a non-empty square n × n matrix (one row and column per "
-            f"location), got shape {A.shape}."
-        )
-    A.eliminate_zeros()
-    coo = A.tocoo()
-    bad = ~np.isin(coo.data, (0.0, 1.0))
-    if bad.any():
-        where = [
-            f"({r}, {c})={v:g}"
-            for r, c, v in zip(coo.row[bad], coo.col[bad], coo.data[bad], strict=True)
-        ]
-        raise ValidationError(
-            f"adjacency must hold only 0/1 values; {int(bad.sum())} entries do not: "
-            f"{_show(where)}. Binarise it with (A != 0).astype(float) if weights are not meant."
-        )
-    diag = np.flatnonzero(A.diagonal())
-    if diag.size:
-        raise ValidationError(
-            f"adjacency must have a zero diagonal (a location is not its own neighbour); "
-            f"rows {_show(diag)} have a 1 on it. Fix with A.setdiag(0); A.eliminate_zeros()."
-        )
-    diff = (A - A.T).tocoo()
-    diff.eliminate_zeros()
-    if diff.nnz:
-        rows = np.unique(diff.row)
-        r, c = int(diff.row[0]), int(diff.col[0])
-        raise ValidationError(
-            f"adjacency is not symmetric: rows {_show(rows)} differ from the matching columns "
-            f"(e.g. A[{r}, {c}]={A[r, c]:g} but A[{c}, {r}]={A[c, r]:g}). Symmetrise with "
-            f"A = ((A + A.T) > 0).astype(float)."
-        )
-    A.sort_indices()
-    return A
 
 
 def _knn_graph(coords: np.ndarray, k: int) -> sp.csr_matrix:
