@@ -54,7 +54,7 @@ from sdmkit.encoders.products import embed_grid
 
 SMOKE = SIZE == "smoke"
 N_SAMPLES, EPOCHS = (512, 2) if SMOKE else (4000, 30)
-N_PROBE = 1500 if SMOKE else None  # None: every valid cell
+N_PROBE = 1500 if SMOKE else 4000  # cells sampled for the probes
 torch.set_num_threads(1)  # small models: one thread is fastest on a shared 2-core machine
 print(f"size={SIZE!r}: {N_SAMPLES} pretraining pairs x {EPOCHS} epochs")
 

@@ -185,17 +185,15 @@ def run_disdat(
     ]
 
     def one(task: SpeciesTask, name: str):
-        res = evaluate_po_pa(
-            models[name](), task.train_po, task.background, task.test, features=task.features
-        )
-        return {
-            "track": task.track,
-            "region": task.region,
-            "species": task.species,
-            "group": task.group,
-            "model": name,
-            **res,
-        }
+        row = {"track": task.track, "region": task.region, "species": task.species,
+               "group": task.group, "model": name}
+        try:
+            res = evaluate_po_pa(models[name](), task.train_po, task.background, task.test,
+                                 features=task.features)
+        except ValidationError as err:  # e.g. a species with too few records for a model
+            return {**row, "auc": np.nan, "cor": np.nan, "fit_seconds": 0.0,
+                    "n_presence": len(task.train_po), "error": str(err)[:300]}
+        return {**row, **res, "error": ""}
 
     jobs = [(t, m) for t in tasks for m in models]
     it = tqdm(jobs, disable=progress is False, desc="disdat", mininterval=5)
@@ -207,7 +205,8 @@ def summarize(results: pd.DataFrame) -> dict:
     """Nest a :func:`run_disdat` table as ``tracks.<track>.models.<model>.{auc_mean, …}``.
 
     Means are over species (as Valavi et al. 2022): ``auc_mean``/``cor_mean``
-    over all species, ``*_by_region`` per region; ``fit_seconds`` is the total
+    over all species a model could be fitted to (``n_failed`` / ``failed`` list the
+    others, e.g. species with fewer records than the model accepts), ``*_by_region`` per region; ``fit_seconds`` is the total
     fitting time of the model over all species of the track.
     """
     out: dict = {"tracks": {}}
@@ -225,6 +224,8 @@ def summarize(results: pd.DataFrame) -> dict:
                 },
                 "fit_seconds": round(float(m["fit_seconds"].sum()), 2),
                 "n_species": int(m["species"].nunique()),
+                "n_failed": int(m["auc"].isna().sum()),
+                "failed": sorted(m.loc[m["auc"].isna(), "species"].astype(str)),
             }
         out["tracks"][track] = {"models": models}
     return out
