@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -473,7 +472,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    if argv[:1] == ["bench"]:  # run as `sdmkit bench brazil`: drop the sub-command words
-        argv = argv[2:]
-    main(argv)
+    main()
