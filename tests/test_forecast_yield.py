@@ -325,6 +325,7 @@ def _design(arr, trend, feats):
     return X
 
 
+@pytest.mark.filterwarnings("ignore:TrendEstimator")  # first seasons: no history
 def test_season_features_beat_the_baselines_on_simulated_stress():
     s, cal = _sim(n_regions=20, days=40, seed=3, noise_sd=0.15)
     p = season_panel(s.yields, s.series, cal, variables=["tmax", "prec"])
@@ -398,6 +399,7 @@ def test_shortfall_probabilities_are_calibrated():
         assert abs(inside.mean() - 0.9) < 0.03
 
 
+@pytest.mark.filterwarnings("ignore:TrendEstimator")  # first seasons: no history
 def test_yield_stress_forecaster_end_to_end(sim):
     s, _ = sim
     X = s.yields[KEYS].assign(trend=s.yields["trend_yield"])

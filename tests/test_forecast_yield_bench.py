@@ -122,7 +122,7 @@ def _write_country(
             "production": y["yield"] * 1000.0,
         }
     ).to_csv(d / f"yield_{crop}_{country}.csv", index=False)
-    s = sim.series[sim.series["date"].dt.dayofyear % 8 == 0]  # 8-day composites
+    s = sim.series[sim.series["date"].dt.day_of_year % 8 == 0]  # 8-day composites
     pd.DataFrame(
         {
             "crop_name": crop,
