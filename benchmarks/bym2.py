@@ -58,13 +58,13 @@ def main(argv=None) -> dict:
         while argv and argv[0] in ("bench", "bym2"):
             argv = argv[1:]
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--weeks", type=int, default=104, help="simulated weeks (52-104 suggested)")
+    p.add_argument("--weeks", type=int, default=52, help="simulated weeks (52-104 suggested)")
     p.add_argument("--draws", type=int, default=1000)
-    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=500)
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc"])
-    p.add_argument("--target-accept", type=float, default=0.9)
+    p.add_argument("--target-accept", type=float, default=0.95)
     p.add_argument("--harmonics", type=int, default=1, help="Fourier pairs (the truth has 1)")
     p.add_argument("--parameterization", default="auto",
                    choices=["auto", "centered", "noncentered"])  # fmt: skip
@@ -101,8 +101,10 @@ def main(argv=None) -> dict:
     area_truth = spatial + truth["unstructured_effect"]
     stats = model.idata_.sample_stats
     hyper = [v for v in HYPER if v in post]
+    free = [rv.name for rv in model.model_.free_RVs if rv.name in post]
     with np.errstate(all="ignore"):
         rhat_h = az.rhat(model.idata_, var_names=hyper)
+        rhat_all = az.rhat(model.idata_, var_names=free)
         ess_h = az.ess(model.idata_, var_names=hyper)
     sd_temp = model._data.col_sd["temperature"]
     result = {
@@ -128,8 +130,9 @@ def main(argv=None) -> dict:
         "model": {
             "spatial": "bym2",
             "constraint": model.constraint,
+            "parameterization": model.parameterization_,
             "temporal": "ar1 (one series)",
-            "n_harmonics": 2,
+            "n_harmonics": args.harmonics,
             "climate": {"temperature": truth["climate_lag"]},
             "sampler": diag["sampler"],
             "draws": args.draws,
@@ -175,6 +178,9 @@ def main(argv=None) -> dict:
             "n_divergences": diag["n_divergences"],
             "ok": diag["ok"],
             "problems": diag["problems"],
+            "max_r_hat_by_free_variable": {
+                k: round(float(v.max()), 4) for k, v in rhat_all.data_vars.items()
+            },
             "r_hat_by_hyperparameter": {
                 k: round(float(v.max()), 4) for k, v in rhat_h.data_vars.items()
             },

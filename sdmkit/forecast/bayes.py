@@ -74,6 +74,7 @@ attributes are set first so the trace can be inspected) or warns
 
 from __future__ import annotations
 
+import os
 import time as _time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -450,7 +451,7 @@ class BayesianNegBinomialForecaster(BaseEstimator):
     draws, tune, chains : int
         Posterior draws and tuning steps per chain, number of chains.
     cores : int or None
-        Chains run in parallel (default ``min(chains, 2)``).
+        Chains run in parallel (default: ``min(chains, os.cpu_count())``).
     target_accept : float
         NUTS target acceptance rate.
     max_r_hat, max_divergences, min_ess : float, int, float or None
@@ -702,7 +703,7 @@ class BayesianNegBinomialForecaster(BaseEstimator):
     def _sample(self, model):
         import pymc as pm
 
-        cores = self.cores or min(self.chains, 2)
+        cores = self.cores or min(self.chains, os.cpu_count() or 1)
         common = dict(
             draws=self.draws, tune=self.tune, chains=self.chains, target_accept=self.target_accept,
             random_seed=self.random_state, progressbar=self.progressbar, model=model,
