@@ -1,5 +1,5 @@
-"""Maps: ipyleaflet overlays that need no basemap tiles, and static matplotlib maps."""
+"""Maps: ipyleaflet overlays and choropleths that need no basemap tiles, and static matplotlib maps."""
 
-from .maps import leaflet_map, raster_overlay, static_map
+from .maps import choropleth_layer, choropleth_map, leaflet_map, raster_overlay, static_map
 
-__all__ = ["leaflet_map", "raster_overlay", "static_map"]
+__all__ = ["choropleth_layer", "choropleth_map", "leaflet_map", "raster_overlay", "static_map"]
