@@ -12,7 +12,10 @@ PYTEST_ARGS ?=
 
 # PyTensor (PyMC) compiles C once and reuses it from here across runs.
 export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
-export MPLBACKEND ?= Agg
+# A relative SDMKIT_DATA_DIR would break in notebooks, which run from notebooks/.
+ifdef SDMKIT_DATA_DIR
+export SDMKIT_DATA_DIR := $(abspath $(SDMKIT_DATA_DIR))
+endif
 
 GEOCLIP_WHEEL := .cache/weights/geoclip-1.3.0-py3-none-any.whl
 # GeoCLIP's location-encoder weights ship inside its wheel (MIT); fetched from PyPI, never imported.
@@ -38,14 +41,14 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP) $(GEOCLIP_WHEEL)
 	$(BIN)/ruff check sdmkit tests notebooks data benchmarks
-	SDMKIT_NB_SIZE=smoke $(BIN)/pytest tests --nbmake notebooks $(PYTEST_ARGS)
+	MPLBACKEND=Agg SDMKIT_NB_SIZE=smoke $(BIN)/pytest tests --nbmake notebooks $(PYTEST_ARGS)
 
 demo: $(STAMP) $(GEOCLIP_WHEEL)
 	mkdir -p outputs
 	@for nb in $(NOTEBOOKS); do \
 	  name=$$(basename $$nb .ipynb); \
 	  echo "== $$name"; \
-	  $(BIN)/papermill --cwd notebooks $$nb outputs/$$name.ipynb -p SIZE default || exit 1; \
+	  env -u MPLBACKEND $(BIN)/papermill --cwd notebooks $$nb outputs/$$name.ipynb -p SIZE default || exit 1; \
 	  $(BIN)/jupyter nbconvert --to html outputs/$$name.ipynb --output-dir outputs || exit 1; \
 	done
 	@echo "Results: executed notebooks and HTML in $(CURDIR)/outputs/"
