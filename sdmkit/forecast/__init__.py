@@ -94,7 +94,14 @@ _EXPORTS = {
         "blend_weights",
         "oof_predict",
     ],
-    "yield_metrics": ["brier_score", "nrmse", "r2", "reliability_table", "shortfall_event"],
+    "yield_metrics": [
+        "brier_score",
+        "nrmse",
+        "plot_reliability",
+        "r2",
+        "reliability_table",
+        "shortfall_event",
+    ],
     "spectral": [
         "FourierBlock",
         "FourierNetRegressor",

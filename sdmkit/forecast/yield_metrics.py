@@ -5,7 +5,8 @@
 * :func:`shortfall_event` — did the yield fall short of the trend by more than
   a threshold: ``yield < (1 − threshold) × trend``;
 * :func:`brier_score`, :func:`reliability_table` — calibration of shortfall
-  probabilities (the data of a reliability diagram).
+  probabilities (the data of a reliability diagram);
+* :func:`plot_reliability` — the reliability diagram itself (matplotlib).
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import pandas as pd
 
 from .._validation import ValidationError, _show
 
-__all__ = ["brier_score", "nrmse", "r2", "reliability_table", "shortfall_event"]
+__all__ = [
+    "brier_score",
+    "nrmse",
+    "plot_reliability",
+    "r2",
+    "reliability_table",
+    "shortfall_event",
+]
 
 
 def _pair(y, p, what: str):
@@ -150,3 +158,89 @@ def reliability_table(event, prob, n_bins: int = 10) -> pd.DataFrame:
     g["bin"] = g["bin"].astype("int64")
     g["count"] = g["count"].astype("int64")
     return g[["bin", "lower", "upper", "prob_mean", "freq", "count"]]
+
+
+def plot_reliability(
+    event,
+    prob,
+    *,
+    n_bins: int = 10,
+    ax=None,
+    label: str | None = None,
+    color=None,
+    marker: str = "o",
+):
+    """Reliability diagram: observed frequency of the event against forecast probability.
+
+    One point per non-empty probability bin of :func:`reliability_table`, at
+    (mean forecast probability, observed frequency), its area proportional to
+    the number of forecasts in the bin; the diagonal is perfect calibration.
+    The legend entry carries the :func:`brier_score`. Call it again on the same
+    ``ax`` to compare models.
+
+    Parameters
+    ----------
+    event : array-like of bool or 0/1
+        Whether the event happened (e.g. :func:`shortfall_event`).
+    prob : array-like
+        Forecast probabilities of the event, in [0, 1].
+    n_bins : int
+        Equal-width probability bins on [0, 1].
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 4.5 × 4.5 in figure).
+    label : str, optional
+        Legend label; `` (Brier 0.123)`` is appended.
+    color, marker
+        Matplotlib style of the curve.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The curve is the last line of ``ax.get_lines()`` (x: mean forecast
+        probability, y: observed frequency of each bin).
+
+    Raises
+    ------
+    ValidationError
+        As :func:`reliability_table`: NaN, probabilities outside [0, 1], an
+        event that is not 0/1, or lengths that differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sdmkit.forecast.yield_metrics import plot_reliability
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(size=500)
+    >>> ax = plot_reliability(rng.uniform(size=500) < p, p, n_bins=5, label="calibrated")
+    >>> ax.get_legend_handles_labels()[1][-1].startswith("calibrated (Brier 0.1")
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    table = reliability_table(event, prob, n_bins=n_bins)
+    bs = brier_score(event, prob)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    if not any(getattr(line, "_sdmkit_diagonal", False) for line in ax.get_lines()):
+        (diag,) = ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--", label="perfect calibration")
+        diag._sdmkit_diagonal = True
+    text = f"Brier {bs:.3f}" if label is None else f"{label} (Brier {bs:.3f})"
+    (line,) = ax.plot(table["prob_mean"], table["freq"], color=color, lw=1.2, label=text)
+    area = 200.0 * table["count"].to_numpy() / max(int(table["count"].max()), 1)
+    ax.scatter(
+        table["prob_mean"],
+        table["freq"],
+        s=np.maximum(area, 8.0),
+        color=line.get_color(),
+        marker=marker,
+        edgecolor="k",
+        linewidth=0.4,
+        zorder=3,
+    )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("forecast probability")
+    ax.set_ylabel("observed frequency")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax
