@@ -192,6 +192,38 @@ def test_kg_per_ha_declared_on_t_per_ha_values_is_an_error(tmp_path):
             load_cybench(CROP, COUNTRY, data_dir=root, yield_units="kg/ha")
 
 
+def test_mixed_units_rows_in_a_t_per_ha_table_are_an_error(tmp_path):
+    # one region reported in kg/ha inside a t/ha table: the median stays a t/ha magnitude
+    mixed = _yield_table(
+        yields=(8.0, 9.5, 7.0, 8.5, 7250.0, 10000.0),
+        years=(2001, 2002, 2001, 2002, 2001, 2002),
+        adm=("XX1", "XX1", "XX3", "XX3", "XX2", "XX2"),
+    )
+    root = _write(tmp_path, {"yield": mixed})
+    with pytest.raises(ValidationError, match="mixed units") as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ValidationWarning)
+            load_cybench(CROP, COUNTRY, data_dir=root)
+    msg = str(err.value)
+    assert "('XX2', 2001), ('XX2', 2002)" in msg and "all rows of regions [XX2]" in msg
+    # a single kg/ha row is reported too (its region is not wholly in kg/ha)
+    one = _yield_table(yields=(8.0, 9500.0, 7.25, 10.0))
+    root = _write(tmp_path / "one", {"yield": one})
+    with pytest.raises(ValidationError, match=r"\('XX1', 2002\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ValidationWarning)
+            load_cybench(CROP, COUNTRY, data_dir=root)
+
+
+def test_t_per_ha_rows_in_a_kg_per_ha_table_are_kept_with_a_warning(tmp_path):
+    kg = _yield_table(yields=(8000.0, 9.5, 7250.0, 10000.0))
+    root = _write(tmp_path, {"yield": kg})
+    with pytest.warns(ValidationWarning, match="mixed units") as caught:
+        t = load_cybench(CROP, COUNTRY, data_dir=root, yield_units="kg/ha")
+    assert any("('XX1', 2002)" in str(w.message) for w in caught)
+    assert t.yield_["yield"].tolist() == [8.0, 0.0095, 7.25, 10.0]
+
+
 def test_zero_yields_are_kept_with_a_warning(tmp_path):
     root = _write(tmp_path, {"yield": _yield_table(yields=(8.0, 0.0, 7.0, 9.0))})
     with pytest.warns(ValidationWarning) as caught:

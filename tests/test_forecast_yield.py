@@ -20,7 +20,9 @@ from sdmkit.forecast.yield_features import (
     yield_history,
 )
 from sdmkit.forecast.yield_metrics import (
+    brier_decomposition,
     brier_score,
+    brier_skill_score,
     nrmse,
     r2,
     reliability_table,
@@ -34,6 +36,7 @@ from sdmkit.forecast.yield_models import (
     YieldStressForecaster,
     blend_weights,
     oof_predict,
+    select_residual_distribution,
 )
 from sdmkit.forecast.yield_stress import season_bounds, season_panel
 
@@ -399,6 +402,108 @@ def test_shortfall_probabilities_are_calibrated():
         assert abs(inside.mean() - 0.9) < 0.03
 
 
+def _two_spreads(n_years=20, per_group=15, seed=0):
+    """Calm regions (2% relative error) and wild ones (20%), forecasts equal to the trend."""
+    rng = np.random.default_rng(seed)
+    regions = [f"calm{i}" for i in range(per_group)] + [f"wild{i}" for i in range(per_group)]
+    g = np.repeat(regions, n_years)
+    years = np.tile(np.arange(2000, 2000 + n_years), len(regions))
+    sd = np.where(np.char.startswith(g.astype(str), "calm"), 0.02, 0.2)
+    mean = np.full(g.size, 10.0)
+    y = mean * (1 + sd * rng.normal(size=g.size))
+    return g, years, mean, y
+
+
+def test_group_scales_follow_each_regions_spread():
+    g, years, mean, y = _two_spreads()
+    d = ResidualDistribution("normal", shrinkage=3.0).fit(y, mean, groups=g)
+    s = d.group_scale_
+    calm, wild = s[s.index.str.startswith("calm")], s[s.index.str.startswith("wild")]
+    # shrunk towards the pooled sd (~0.14) but far apart
+    assert calm.max() < 0.07 and wild.min() > 0.13
+    assert d.scale_ == pytest.approx(np.std(y / mean - 1, ddof=1))
+    # the shortfall of a calm region is much less likely than that of a wild one
+    p = d.cdf([10.0, 10.0], [9.0, 9.0], groups=["calm0", "wild0"])
+    assert p[0] < 0.05 and p[1] > 0.2
+    # unseen groups and no groups at all: the pooled scale
+    pooled = ResidualDistribution("normal").fit(y, mean)
+    np.testing.assert_allclose(d.cdf([10.0], [9.0], groups=["new"]), pooled.cdf([10.0], [9.0]))
+    np.testing.assert_allclose(d.cdf([10.0], [9.0]), pooled.cdf([10.0], [9.0]))
+    # quantiles per group are monotone and wider where the spread is
+    for kind in ("normal", "empirical"):
+        dk = ResidualDistribution(kind, shrinkage=3.0).fit(y, mean, groups=g)
+        q = dk.quantiles(np.array([10.0, 10.0]), [0.05, 0.5, 0.95], groups=["calm0", "wild0"])
+        assert (np.diff(q, axis=1) >= 0).all()
+        assert q[1, 2] - q[1, 0] > 3 * (q[0, 2] - q[0, 0])
+    with pytest.raises(ValidationError, match="groups has 2 values for 3 rows"):
+        ResidualDistribution().fit([1.0, 2.0, 3.0], [1.0, 2.0, 3.0], groups=["a", "b"])
+    with pytest.raises(ValueError, match="shrinkage"):
+        ResidualDistribution(shrinkage=-1).fit(y, mean)
+
+
+def test_group_scales_calibrate_where_a_pooled_spread_is_too_high_at_the_low_end():
+    g, years, mean, y = _two_spreads(seed=1)
+    gt, yt_years, mt, yt = _two_spreads(seed=2)  # new seasons of the same regions
+    trend = np.full(yt.size, 10.0)
+    event = shortfall_event(yt, trend)
+    pooled = ResidualDistribution("normal").fit(y, mean).cdf(mt, 0.9 * trend)
+    grouped = ResidualDistribution("normal", shrinkage=3.0).fit(y, mean, groups=g)
+    p = grouped.cdf(mt, 0.9 * trend, groups=gt)
+    calm = np.char.startswith(gt.astype(str), "calm")
+    # pooled: calm regions get ~0.25 though they (almost) never fall short
+    assert pooled[calm].mean() > 0.15 and event[calm].mean() < 0.01
+    assert p[calm].mean() < 0.05
+    assert brier_score(event, p) < 0.8 * brier_score(event, pooled)
+    dec = brier_decomposition(event, p)
+    assert dec["reliability"] < brier_decomposition(event, pooled)["reliability"]
+
+
+def test_select_residual_distribution_chooses_by_held_out_brier():
+    g, years, mean, y = _two_spreads()
+    d, info = select_residual_distribution(y, mean, years, mean, groups=g)
+    assert info["by_group"] and info["chosen"].split("_")[0] in ("normal", "empirical")
+    assert set(info["brier"]) == {
+        "normal",
+        "empirical",
+        *(f"{k}_by_group_k{s}" for k in ("normal", "empirical") for s in (3, 10, 30)),
+    }
+    assert info["brier"][info["chosen"]] == min(info["brier"].values())
+    assert d.group_scale_ is not None
+    # one spread for everybody: no groups offered, a pooled candidate is chosen
+    d2, info2 = select_residual_distribution(y, mean, years, mean)
+    assert not info2["by_group"] and d2.group_scale_ is None
+    # the score of a season never uses that season's own errors: a wild season left out
+    # changes the others' scores but is not known when it is itself scored
+    cand = [{"kind": "normal", "by_group": False}]
+    y3 = y.copy()
+    y3[years == 2000] = mean[years == 2000] * 0.5  # every region crashes in 2000
+    _, i3 = select_residual_distribution(y3, mean, years, mean, candidates=cand)
+    assert i3["brier"]["normal"] > info2["brier"]["normal"]
+    with pytest.raises(ValidationError, match="two seasons"):
+        select_residual_distribution(y[:5], mean[:5], np.zeros(5), mean[:5])
+    with pytest.raises(ValidationError, match="needs groups"):
+        select_residual_distribution(
+            y, mean, years, mean, candidates=[{"kind": "normal", "by_group": True}]
+        )
+
+
+def test_yield_stress_forecaster_with_region_scales_and_auto_choice():
+    g, years, mean, y = _two_spreads()
+    X = pd.DataFrame({"adm_id": g, "harvest_year": years, "trend": mean})
+    f = YieldStressForecaster(TrendModel(min_years=3), distribution="auto", scale_by="adm_id")
+    f.fit(X, y)
+    assert f.selection_["by_group"]
+    out = f.predict_frame(X.iloc[[0, len(X) - 1]])  # a calm and a wild region
+    assert out["p_shortfall"].iloc[0] < 0.05 < out["p_shortfall"].iloc[1]
+    q = f.predict_quantiles(X.iloc[[0, len(X) - 1]])
+    width = q.groupby("adm_id")["value"].agg(lambda v: v.max() - v.min())
+    assert width["wild14"] > 2 * width["calm0"]
+    fixed = YieldStressForecaster(TrendModel(min_years=3), scale_by="adm_id", shrinkage=0.0)
+    assert fixed.fit(X, y).distribution_.group_scale_ is not None
+    with pytest.raises(ValidationError, match="scale_by='region'"):
+        YieldStressForecaster(TrendModel(), scale_by="region").fit(X, y)
+
+
 @pytest.mark.filterwarnings("ignore:TrendEstimator")  # first seasons: no history
 def test_yield_stress_forecaster_end_to_end(sim):
     s, _ = sim
@@ -428,6 +533,18 @@ def test_metrics():
         brier_score([1], [1.2])
     t = reliability_table([0, 1, 1, 0], [0.05, 0.95, 0.9, 0.15], n_bins=10)
     assert t["count"].sum() == 4 and t["freq"].tolist() == [0.0, 0.0, 1.0]
+    assert brier_skill_score([1, 0], [1.0, 0.0], 0.5) == 1.0
+    assert brier_skill_score([1, 0, 0, 0], [0.25] * 4, 0.25) == pytest.approx(0.0)
+    assert brier_skill_score([1, 0], [0.0, 1.0], [0.5, 0.5]) == pytest.approx(-3.0)
+    assert np.isnan(brier_skill_score([0, 0], [0.1, 0.2], 0.0))
+    # the decomposition is exact when every bin holds one probability
+    ev = [0, 0, 1, 0, 1, 1, 1, 0]
+    pr = [0.15, 0.15, 0.15, 0.55, 0.55, 0.95, 0.95, 0.95]
+    d = brier_decomposition(ev, pr)
+    assert d["brier"] == pytest.approx(d["reliability"] - d["resolution"] + d["uncertainty"])
+    assert d["base_rate"] == 0.5 and d["uncertainty"] == 0.25
+    with pytest.raises(ValidationError, match="reference"):
+        brier_skill_score([1, 0], [0.5, 0.5], 1.5)
 
 
 def test_trend_model_uses_lag_columns_at_predict_time():

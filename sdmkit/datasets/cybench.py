@@ -9,7 +9,10 @@ Two entry points:
   from any folder laid out like CY-Bench: ``DIR/<crop>/<COUNTRY>/<table>_<crop>_<COUNTRY>.csv``.
 
 Yields are in t/ha. A yield table whose magnitude says kg/ha (median > 100) is an
-error unless ``yield_units="kg/ha"`` asks for the explicit conversion.
+error unless ``yield_units="kg/ha"`` asks for the explicit conversion; so is a
+t/ha table with some rows above 100 (mixed units, e.g. one region in kg/ha —
+the error lists the rows and regions). In a kg/ha table, rows at or below 100
+kg/ha (t/ha values mixed in, or near-total failures) are kept with a warning.
 
 Source: Paudel D, et al. (2025). CY-Bench: a comprehensive benchmark dataset for
 sub-national crop yield forecasting. doi:10.5281/zenodo.11502142 (sample data:
@@ -238,7 +241,8 @@ def load_cybench(
     ValidationError
         Duplicated (adm_id, harvest_year) or (adm_id, date) rows, negative
         yields, unparsable dates or years, or yields whose median says kg/ha
-        while ``yield_units="t/ha"`` (or t/ha while ``"kg/ha"``).
+        while ``yield_units="t/ha"`` (or t/ha while ``"kg/ha"``), or t/ha
+        tables with rows above 100 (mixed units).
 
     Warns
     -----
@@ -356,12 +360,43 @@ def _check_yield(df: pd.DataFrame, *, name: str, units: str) -> pd.DataFrame:
             f"silently: pass yield_units='kg/ha' to convert to t/ha (divides by 1000), or "
             f"convert the source to t/ha."
         )
+    if units == "t/ha":
+        # mixed units: some rows (often whole regions) in kg/ha inside a t/ha table
+        big = df.index[y > _KG_HA_MEDIAN]
+        if len(big):
+            regions = df.loc[big, "adm_id"].astype(str)
+            whole = sorted(
+                a
+                for a in regions.unique()
+                if (y[df["adm_id"].astype(str) == a] > _KG_HA_MEDIAN).all()
+            )
+            keys = list(zip(regions, df.loc[big, "harvest_year"].astype(int)))
+            raise ValidationError(
+                f"{name}: {len(big)} rows have yields above {_KG_HA_MEDIAN:g} ((adm_id, "
+                f"harvest_year) {_show(keys)}: {_show(y[big])}) while the table's median is "
+                f"{med:.4g} t/ha: mixed units, those rows look like kg/ha"
+                + (f" (all rows of regions {_show(whole)})" if whole else "")
+                + ". Convert them to t/ha (divide by 1000) in the source; sdmkit does not "
+                "convert part of a table."
+            )
     if units == "kg/ha":
         if med <= _KG_HA_MEDIAN:
             raise ValidationError(
                 f"{name}: yield_units='kg/ha' was given but the median yield is {med:.4g}, a "
                 f"t/ha magnitude ({med / 1000:.4g} t/ha after conversion is implausible). "
                 f"Pass yield_units='t/ha'."
+            )
+        small = df.index[(y > 0) & (y <= _KG_HA_MEDIAN)]
+        if len(small):
+            warnings.warn(
+                f"{name}: yield_units='kg/ha' and the median yield is {med:.4g} kg/ha, but "
+                f"(adm_id, harvest_year) "
+                f"{_show(list(zip(df.loc[small, 'adm_id'], df.loc[small, 'harvest_year'])))} "
+                f"hold {_show(y[small])}, at most {_KG_HA_MEDIAN:g} kg/ha: "
+                f"either near-total crop failures or rows in t/ha (mixed units). They are "
+                f"converted like the others (kept); check the source.",
+                ValidationWarning,
+                stacklevel=3,
             )
         df["yield"] = y / 1000.0
     zero = df.index[df["yield"] == 0]

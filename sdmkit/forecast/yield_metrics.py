@@ -6,6 +6,10 @@
   a threshold: ``yield < (1 − threshold) × trend``;
 * :func:`brier_score`, :func:`reliability_table` — calibration of shortfall
   probabilities (the data of a reliability diagram);
+* :func:`brier_skill_score` — Brier skill against a reference probability
+  (e.g. the event's frequency in the training seasons);
+* :func:`brier_decomposition` — Murphy's reliability / resolution /
+  uncertainty terms over probability bins;
 * :func:`plot_reliability` — the reliability diagram itself (matplotlib).
 """
 
@@ -17,7 +21,9 @@ import pandas as pd
 from .._validation import ValidationError, _show
 
 __all__ = [
+    "brier_decomposition",
     "brier_score",
+    "brier_skill_score",
     "nrmse",
     "plot_reliability",
     "r2",
@@ -158,6 +164,80 @@ def reliability_table(event, prob, n_bins: int = 10) -> pd.DataFrame:
     g["bin"] = g["bin"].astype("int64")
     g["count"] = g["count"].astype("int64")
     return g[["bin", "lower", "upper", "prob_mean", "freq", "count"]]
+
+
+def brier_skill_score(event, prob, reference) -> float:
+    """Brier skill ``1 − BS(prob) / BS(reference)``: 0 = no better than the reference.
+
+    Parameters
+    ----------
+    event : array-like of bool or 0/1
+    prob : array-like
+        Forecast probabilities.
+    reference : float or array-like
+        Reference probabilities, e.g. the event's frequency in the *training*
+        seasons (climatology; a scalar is used for every row).
+
+    Returns
+    -------
+    float
+        NaN when the reference Brier score is 0.
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import brier_skill_score
+    >>> round(brier_skill_score([1, 0, 0, 0], [0.7, 0.1, 0.1, 0.2], 0.25), 3)
+    0.8
+    """
+    e, p = _probs(event, prob, "brier_skill_score")
+    ref = np.broadcast_to(np.asarray(reference, dtype=float), e.shape)
+    _, r = _probs(e, ref, "brier_skill_score (reference)")
+    bs_ref = float(np.mean((r - e) ** 2))
+    return float(1.0 - np.mean((p - e) ** 2) / bs_ref) if bs_ref > 0 else float("nan")
+
+
+def brier_decomposition(event, prob, n_bins: int = 10) -> dict:
+    """Murphy's decomposition of the Brier score over probability bins.
+
+    ``BS ≈ reliability − resolution + uncertainty``: *reliability* (lower is
+    better) is the count-weighted squared gap between the mean forecast and
+    the observed frequency of each bin (the distance to the diagonal of the
+    reliability diagram); *resolution* (higher is better) the spread of the
+    bins' frequencies around the overall frequency; *uncertainty* ``ō (1 − ō)``.
+    The identity is exact when the probabilities within a bin are equal.
+
+    Parameters
+    ----------
+    event : array-like of bool or 0/1
+    prob : array-like
+    n_bins : int
+        Equal-width bins, as :func:`reliability_table`.
+
+    Returns
+    -------
+    dict
+        ``brier``, ``reliability``, ``resolution``, ``uncertainty`` (floats)
+        and ``base_rate`` (observed frequency).
+
+    Examples
+    --------
+    >>> from sdmkit.forecast.yield_metrics import brier_decomposition
+    >>> d = brier_decomposition([0, 0, 1, 1], [0.2, 0.2, 0.8, 0.8], n_bins=5)
+    >>> {k: round(v, 3) for k, v in d.items()}
+    {'brier': 0.04, 'reliability': 0.04, 'resolution': 0.25, 'uncertainty': 0.25, 'base_rate': 0.5}
+    """
+    t = reliability_table(event, prob, n_bins=n_bins)
+    e, p = _probs(event, prob, "brier_decomposition")
+    n = float(len(e))
+    o = float(e.mean())
+    w = t["count"].to_numpy(float) / n
+    return {
+        "brier": float(np.mean((p - e) ** 2)),
+        "reliability": float(np.sum(w * (t["prob_mean"] - t["freq"]) ** 2)),
+        "resolution": float(np.sum(w * (t["freq"] - o) ** 2)),
+        "uncertainty": o * (1.0 - o),
+        "base_rate": o,
+    }
 
 
 def plot_reliability(

@@ -16,8 +16,10 @@ feature columns (one of them the region's trend yield, ``trend``, from
 * :class:`ResidualDistribution` and :class:`YieldStressForecaster` — a
   predictive distribution ``y = ŷ (1 + e)`` with the relative errors ``e``
   taken from out-of-fold (leave-one-season-out) predictions, normal or
-  empirical; quantiles and the *shortfall probability*
-  ``P(y < (1 − threshold) × trend)``;
+  empirical, pooled or with one scale per group (e.g. region); quantiles and
+  the *shortfall probability* ``P(y < (1 − threshold) × trend)``;
+* :func:`select_residual_distribution` — choose that distribution by the
+  leave-one-season-out Brier score of its shortfall probabilities;
 * :func:`oof_predict`, :func:`blend_weights` — out-of-fold predictions grouped by
   season, and convex blend weights chosen on them.
 
@@ -48,6 +50,7 @@ __all__ = [
     "blend_weights",
     "feature_columns",
     "oof_predict",
+    "select_residual_distribution",
 ]
 
 KEYS = ["adm_id", "harvest_year"]
@@ -554,11 +557,33 @@ def blend_weights(y, preds: dict, *, step: float = 0.1) -> dict:
 class ResidualDistribution:
     """Predictive distribution ``y = ŷ (1 + e)`` from out-of-fold relative errors.
 
+    The relative errors ``e = y / ŷ − 1`` of out-of-fold predictions define
+    the spread. Pooled (``groups`` not given to :meth:`fit`): ``e ~ N(mean(e),
+    sd(e))`` or the empirical distribution of ``e``. With ``groups`` (e.g. the
+    region of each row): a location-scale model ``e = loc + s_g z`` with one
+    scale per group, ``s_g² = (SS_g + k s²) / (n_g + k)`` (``SS_g``: the
+    group's sum of squared deviations from ``loc``, ``n_g`` its rows, ``s``
+    the pooled sd, ``k = shrinkage``), and ``z`` standard normal or the
+    empirical distribution of the standardised errors. Groups not seen in
+    :meth:`fit` (or no groups at prediction time) get the pooled scale.
+
     Parameters
     ----------
     kind : {"normal", "empirical"}
-        ``e ~ N(mean(e), sd(e))`` or the empirical distribution of ``e``
-        (linear interpolation between order statistics, clipped at the extremes).
+        ``z`` normal, or the empirical distribution (linear interpolation
+        between order statistics, clipped at the extremes).
+    shrinkage : float
+        ``k`` above: prior weight, in rows, of the pooled scale in each
+        group's scale (only used with ``groups``).
+
+    Attributes
+    ----------
+    errors_ : numpy.ndarray
+        Sorted relative errors.
+    loc_, scale_ : float
+        Their mean and standard deviation.
+    group_scale_ : pandas.Series or None
+        Scale per group (with ``groups``).
 
     Examples
     --------
@@ -566,31 +591,67 @@ class ResidualDistribution:
     >>> d = ResidualDistribution().fit([9.0, 11.0, 10.0, 10.0], [10.0, 10.0, 10.0, 10.0])
     >>> round(float(d.cdf([10.0], [9.0])[0]), 3)
     0.11
+    >>> g = ResidualDistribution(shrinkage=0.0).fit(
+    ...     [9.0, 11.0, 9.9, 10.1], [10.0] * 4, groups=["a", "a", "b", "b"])
+    >>> g.group_scale_.round(3).to_dict()
+    {'a': 0.1, 'b': 0.01}
     """
 
-    def __init__(self, kind: str = "normal"):
+    def __init__(self, kind: str = "normal", *, shrinkage: float = 10.0):
         self.kind = kind
+        self.shrinkage = shrinkage
 
-    def fit(self, y, oof_pred) -> ResidualDistribution:
-        """Learn the relative errors ``y / oof_pred − 1``. Returns self."""
+    def fit(self, y, oof_pred, groups=None) -> ResidualDistribution:
+        """Learn the relative errors ``y / oof_pred − 1`` (and per-group scales). Returns self."""
         if self.kind not in ("normal", "empirical"):
             raise ValueError(f"kind must be 'normal' or 'empirical', got {self.kind!r}.")
-        y = np.asarray(y, dtype=float)
-        p = np.asarray(oof_pred, dtype=float)
+        if not (np.isfinite(self.shrinkage) and self.shrinkage >= 0):
+            raise ValueError(f"shrinkage must be a finite number >= 0, got {self.shrinkage!r}.")
+        y = np.asarray(y, dtype=float).ravel()
+        p = np.asarray(oof_pred, dtype=float).ravel()
+        if y.shape != p.shape:
+            raise ValidationError(f"y has {y.size} values, oof_pred {p.size}.")
         ok = np.isfinite(y) & np.isfinite(p) & (p > 0)
         if ok.sum() < 3:
             raise ValidationError("ResidualDistribution needs at least 3 finite out-of-fold pairs.")
-        self.errors_ = np.sort(y[ok] / p[ok] - 1.0)
-        self.loc_ = float(self.errors_.mean())
-        self.scale_ = float(self.errors_.std(ddof=1)) or 1e-6
+        e = y[ok] / p[ok] - 1.0
+        self.errors_ = np.sort(e)
+        self.loc_ = float(e.mean())
+        self.scale_ = float(e.std(ddof=1)) or 1e-6
+        self.group_scale_ = None
+        if groups is not None:
+            g = _groups(groups, y.size)[ok]
+            d = pd.DataFrame({"g": g, "ss": (e - self.loc_) ** 2})
+            agg = d.groupby("g", sort=True)["ss"].agg(["sum", "size"])
+            k = float(self.shrinkage)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                s2 = (agg["sum"] + k * self.scale_**2) / (agg["size"] + k)
+            self.group_scale_ = np.sqrt(s2.where(s2 > 0, self.scale_**2)).astype(float)
+            self._z = np.sort((e - self.loc_) / self._scales(g))
+        else:
+            self._z = np.sort((e - self.loc_) / self.scale_)
         return self
 
-    def _err_cdf(self, e: np.ndarray) -> np.ndarray:
+    def _scales(self, groups, n=None) -> np.ndarray:
+        if self.group_scale_ is None or groups is None:
+            return np.full(len(groups) if n is None else n, self.scale_)
+        g = _groups(groups, n)
+        s = self.group_scale_.reindex(g).to_numpy(float)
+        return np.where(np.isfinite(s), s, self.scale_)
+
+    def _err_cdf(self, e: np.ndarray, groups=None) -> np.ndarray:
+        if self.group_scale_ is None:  # pooled: as fitted
+            if self.kind == "normal":
+                return stats.norm.cdf(e, self.loc_, self.scale_)
+            n = len(self.errors_)
+            levels = (np.arange(1, n + 1) - 0.5) / n
+            return np.interp(e, self.errors_, levels, left=0.5 / n, right=1 - 0.5 / n)
+        z = (e - self.loc_) / self._scales(groups, len(e))
         if self.kind == "normal":
-            return stats.norm.cdf(e, self.loc_, self.scale_)
-        n = len(self.errors_)
+            return stats.norm.cdf(z)
+        n = len(self._z)
         levels = (np.arange(1, n + 1) - 0.5) / n
-        return np.interp(e, self.errors_, levels, left=0.5 / n, right=1 - 0.5 / n)
+        return np.interp(z, self._z, levels, left=0.5 / n, right=1 - 0.5 / n)
 
     def _err_ppf(self, q: np.ndarray) -> np.ndarray:
         if self.kind == "normal":
@@ -599,17 +660,159 @@ class ResidualDistribution:
         levels = (np.arange(1, n + 1) - 0.5) / n
         return np.interp(q, levels, self.errors_)
 
-    def cdf(self, mean, value) -> np.ndarray:
-        """``P(y <= value)`` for predictions ``mean`` (t/ha; a mean <= 0 counts as ~0)."""
-        m = np.maximum(np.asarray(mean, dtype=float), 1e-9)
-        v = np.asarray(value, dtype=float)
-        return self._err_cdf(v / m - 1.0)
+    def cdf(self, mean, value, groups=None) -> np.ndarray:
+        """``P(y <= value)`` for predictions ``mean`` (t/ha; a mean <= 0 counts as ~0).
 
-    def quantiles(self, mean, levels=QUANTILES) -> np.ndarray:
+        ``groups``: the group of each row when the distribution was fitted
+        with groups (else the pooled scale is used).
+        """
+        m = np.maximum(np.asarray(mean, dtype=float).ravel(), 1e-9)
+        v = np.broadcast_to(np.asarray(value, dtype=float).ravel(), m.shape)
+        return self._err_cdf(v / m - 1.0, groups)
+
+    def quantiles(self, mean, levels=QUANTILES, groups=None) -> np.ndarray:
         """``(n, len(levels))`` quantiles, monotone in the level, clipped at 0."""
         m = np.asarray(mean, dtype=float)[:, None]
-        e = self._err_ppf(np.asarray(levels, dtype=float))[None, :]
+        lv = np.asarray(levels, dtype=float)
+        if self.group_scale_ is None:
+            e = self._err_ppf(lv)[None, :]
+        else:
+            if self.kind == "normal":
+                z = stats.norm.ppf(lv)
+            else:
+                n = len(self._z)
+                z = np.interp(lv, (np.arange(1, n + 1) - 0.5) / n, self._z)
+            e = self.loc_ + self._scales(groups, len(m))[:, None] * z[None, :]
         return np.maximum(np.sort(m * (1.0 + e), axis=1), 0.0)
+
+
+def _groups(groups, n=None) -> np.ndarray:
+    g = np.asarray(groups, dtype=object).ravel().astype(str)
+    if n is not None and g.size != n:
+        raise ValidationError(f"groups has {g.size} values for {n} rows.")
+    return g
+
+
+def _candidate_name(c: dict) -> str:
+    if not c.get("by_group"):
+        return c["kind"]
+    return f"{c['kind']}_by_group_k{c.get('shrinkage', 10.0):g}"
+
+
+def select_residual_distribution(
+    y,
+    oof_pred,
+    seasons,
+    trend,
+    *,
+    threshold: float = 0.1,
+    groups=None,
+    candidates=None,
+):
+    """Choose the predictive distribution by the Brier score of its shortfall probabilities.
+
+    Every candidate :class:`ResidualDistribution` is scored by
+    leave-one-season-out over the out-of-fold pairs it is given: for each
+    season ``s`` it is fitted on the other seasons' pairs and gives
+    ``P(y < (1 − threshold) × trend)`` for the rows of ``s``; its score is the
+    Brier score of those probabilities against the observed events. The best
+    candidate is refitted on all pairs. Pass out-of-fold predictions of
+    *training* seasons only: nothing of a test season may enter the choice.
+
+    Parameters
+    ----------
+    y, oof_pred : array-like
+        Observed yields and out-of-fold predictions of the training rows.
+    seasons : array-like
+        Harvest year of each row (the folds).
+    trend : array-like
+        Trend yield of each row (defines the shortfall event).
+    threshold : float
+        Relative shortfall of the event.
+    groups : array-like, optional
+        Group of each row (e.g. the region) for per-group scales.
+    candidates : list of dict, optional
+        Each ``{"kind": "normal" | "empirical", "by_group": bool,
+        "shrinkage": float}``. Default: normal and empirical, pooled, and
+        (with ``groups``) per-group with shrinkage 3, 10 and 30 rows.
+
+    Returns
+    -------
+    distribution : ResidualDistribution
+        The chosen candidate, fitted on all rows (pass the rows' groups to its
+        ``cdf`` when ``info["by_group"]``).
+    info : dict
+        ``chosen`` (name), ``by_group`` (bool), ``brier`` (name → leave-one-
+        season-out Brier score), ``event_rate`` (frequency of the event in the
+        rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sdmkit.forecast.yield_models import select_residual_distribution
+    >>> rng = np.random.default_rng(0)
+    >>> g = np.repeat(["calm", "wild"], 200)
+    >>> seasons = np.tile(np.arange(20), 20)
+    >>> oof = np.full(400, 10.0)
+    >>> y = oof * (1 + np.where(g == "wild", 0.2, 0.02) * rng.normal(size=400))
+    >>> d, info = select_residual_distribution(y, oof, seasons, oof, groups=g)
+    >>> info["by_group"], info["brier"][info["chosen"]] < info["brier"]["normal"]
+    (True, True)
+    """
+    from .yield_metrics import brier_score
+
+    y = np.asarray(y, dtype=float).ravel()
+    p = np.asarray(oof_pred, dtype=float).ravel()
+    t = np.asarray(trend, dtype=float).ravel()
+    s = np.asarray(seasons).ravel()
+    if not (y.size == p.size == t.size == s.size):
+        raise ValidationError(
+            f"y, oof_pred, seasons and trend must have one value per row; got sizes "
+            f"{y.size}, {p.size}, {s.size}, {t.size}."
+        )
+    g = None if groups is None else _groups(groups, y.size)
+    ok = np.isfinite(y) & np.isfinite(p) & (p > 0) & np.isfinite(t)
+    y, p, t, s = y[ok], p[ok], t[ok], s[ok]
+    g = None if g is None else g[ok]
+    uniq = np.unique(s)
+    if len(uniq) < 2:
+        raise ValidationError(
+            "select_residual_distribution needs out-of-fold pairs of at least two seasons."
+        )
+    if candidates is None:
+        candidates = [{"kind": k, "by_group": False} for k in ("normal", "empirical")]
+        if g is not None:
+            candidates += [
+                {"kind": k, "by_group": True, "shrinkage": float(sh)}
+                for k in ("normal", "empirical")
+                for sh in (3, 10, 30)
+            ]
+    event = y < (1.0 - threshold) * t
+    scores, best, best_c = {}, np.inf, None
+    for c in candidates:
+        if c.get("by_group") and g is None:
+            raise ValidationError(f"Candidate {c} needs groups.")
+        prob = np.full(y.size, np.nan)
+        for u in uniq:
+            te = s == u
+            d = ResidualDistribution(c["kind"], shrinkage=c.get("shrinkage", 10.0)).fit(
+                y[~te], p[~te], groups=g[~te] if c.get("by_group") else None
+            )
+            prob[te] = d.cdf(p[te], (1.0 - threshold) * t[te], g[te] if g is not None else None)
+        name = _candidate_name(c)
+        scores[name] = round(brier_score(event, prob), 5)
+        if scores[name] < best - 1e-12:
+            best, best_c = scores[name], c
+    dist = ResidualDistribution(best_c["kind"], shrinkage=best_c.get("shrinkage", 10.0)).fit(
+        y, p, groups=g if best_c.get("by_group") else None
+    )
+    info = {
+        "chosen": _candidate_name(best_c),
+        "by_group": bool(best_c.get("by_group")),
+        "brier": scores,
+        "event_rate": round(float(event.mean()), 5),
+    }
+    return dist, info
 
 
 class YieldStressForecaster(BaseEstimator):
@@ -622,12 +825,25 @@ class YieldStressForecaster(BaseEstimator):
     ``P(y < (1 − threshold) × trend)`` under that distribution, with ``trend``
     the row's trend yield (column ``trend`` of ``X``).
 
+    With ``distribution="auto"`` the distribution (normal or empirical;
+    pooled or, with ``scale_by``, one scale per group) is chosen by the
+    leave-one-season-out Brier score of the shortfall probabilities on those
+    out-of-fold predictions (:func:`select_residual_distribution`; the
+    choice is in ``selection_``).
+
     Parameters
     ----------
     model : regressor
         E.g. :class:`ResidualRegressor`, :class:`TrendModel`,
         :class:`sdmkit.forecast.spectral.FourierNetRegressor`.
-    distribution : {"normal", "empirical"}
+    distribution : {"normal", "empirical", "auto"}
+    scale_by : str, optional
+        Column of ``X`` (e.g. ``"adm_id"``) whose groups get their own scale
+        of the relative errors (shrunk towards the pooled scale with weight
+        ``shrinkage``); with ``"auto"`` it adds the per-group candidates.
+    shrinkage : float
+        See :class:`ResidualDistribution` (ignored with ``"auto"``, which
+        tries 3, 10 and 30).
     threshold : float
         Relative shortfall defining the event (0.1: yield below 90% of trend).
     trend : str
@@ -663,6 +879,8 @@ class YieldStressForecaster(BaseEstimator):
         trend="trend",
         quantiles=QUANTILES,
         cv=None,
+        scale_by=None,
+        shrinkage=10.0,
     ):
         self.model = model
         self.distribution = distribution
@@ -670,6 +888,17 @@ class YieldStressForecaster(BaseEstimator):
         self.trend = trend
         self.quantiles = quantiles
         self.cv = cv
+        self.scale_by = scale_by
+        self.shrinkage = shrinkage
+
+    def _groups_of(self, X):
+        if self.scale_by is None:
+            return None
+        if self.scale_by not in X.columns:
+            raise ValidationError(
+                f"scale_by={self.scale_by!r} is not a column of X; it has {list(X.columns)[:12]}."
+            )
+        return X[self.scale_by].astype(str).to_numpy()
 
     def fit(self, X, y, *, oof=None):
         """Fit the distribution on out-of-fold errors and the model on all rows. Returns self."""
@@ -678,7 +907,26 @@ class YieldStressForecaster(BaseEstimator):
         if oof is None:
             oof = oof_predict(self.model, X, y, cv=self.cv)
         self.oof_ = np.asarray(oof, dtype=float)
-        self.distribution_ = ResidualDistribution(self.distribution).fit(y, self.oof_)
+        groups = self._groups_of(X)
+        self.selection_ = None
+        if self.distribution == "auto":
+            if self.trend not in X.columns:
+                raise ValidationError(
+                    f"distribution='auto' scores shortfall probabilities: X needs the trend "
+                    f"yield in column {self.trend!r}."
+                )
+            self.distribution_, self.selection_ = select_residual_distribution(
+                y,
+                self.oof_,
+                k["harvest_year"].to_numpy(),
+                X[self.trend].to_numpy(float),
+                threshold=self.threshold,
+                groups=groups,
+            )
+        else:
+            self.distribution_ = ResidualDistribution(
+                self.distribution, shrinkage=self.shrinkage
+            ).fit(y, self.oof_, groups=groups)
         self.model_ = clone(self.model).fit(X, y)
         return self
 
@@ -689,7 +937,7 @@ class YieldStressForecaster(BaseEstimator):
     def predict_quantiles(self, X) -> pd.DataFrame:
         """Tidy quantiles: ``adm_id, harvest_year, quantile, value`` (monotone per season)."""
         k = _keys(X)
-        q = self.distribution_.quantiles(self.predict(X), self.quantiles)
+        q = self.distribution_.quantiles(self.predict(X), self.quantiles, self._groups_of(X))
         levels = np.asarray(self.quantiles, dtype=float)
         return pd.DataFrame(
             {
@@ -706,7 +954,7 @@ class YieldStressForecaster(BaseEstimator):
             raise ValidationError(f"X needs the trend yield in column {self.trend!r}.")
         m = self.predict(X) if mean is None else np.asarray(mean, dtype=float)
         t = X[self.trend].to_numpy(float)
-        return self.distribution_.cdf(m, (1.0 - self.threshold) * t)
+        return self.distribution_.cdf(m, (1.0 - self.threshold) * t, self._groups_of(X))
 
     def predict_frame(self, X) -> pd.DataFrame:
         """``adm_id, harvest_year, trend, mean, p_shortfall`` per row of ``X``."""

@@ -36,7 +36,8 @@ filled, so no value after the cut-off can reach a feature
 **Bad input** (documented handling):
 
 * yields that look like kg/ha (median > 100) are an error unless converted
-  explicitly (``yield_units="kg/ha"``); negative yields are an error; zero
+  explicitly (``yield_units="kg/ha"``); so are single rows or regions above
+  100 in a t/ha table (mixed units, listed in the error); negative yields are an error; zero
   yields are kept with a warning (as in :func:`sdmkit.datasets.load_cybench`);
 * regions without a crop calendar are an error (the error lists them);
   observations of regions that are not in the calendar are left out with a
