@@ -31,6 +31,19 @@ any 2022/2023 forecast was scored):
 * ``blend``: quantile average (log1p scale) of ``lgbm`` and ``climatology`` with the
   weight (grid 0..1 by 0.1) and the conformal calibration chosen on the same
   4 previous-season backtests (mean log WIS of the calibrated blend).
+* ``seasonal``: :class:`sdmkit.forecast.seasonal.SeasonalLevelForecaster` — the last
+  8 complete seasons' shapes (log1p, by epiweek) around a predicted season level: a
+  pooled ridge regression of the level anomaly on the anomalies of the current season
+  so far and of its last 6 weeks at EW25 (fitted on the earlier seasons of the panel);
+  mixture-of-normals quantiles with the model's own width (no recalibration).
+* ``seasonal_conformal``: ``seasonal`` recalibrated like ``lgbm_conformal``.
+* ``seasonal_lgbm``: quantile average (log1p) of ``seasonal`` and ``lgbm`` with the
+  weight and the conformal calibration chosen like ``blend`` (4 previous-season
+  backtests, target weeks up to the origin only).
+
+The ``seasonal*`` designs were chosen on backtests of the seasons 2016-2020 (see
+``DEVELOPMENT["seasonal_level_2016_2020"]``); per test, weights and interval widths
+come only from the 4 seasons before its origin, scored on weeks up to the origin.
 """
 
 from __future__ import annotations
@@ -93,6 +106,59 @@ DEVELOPMENT = {
     },
     "note": "relative WIS aggregated by a geometric mean rewards sharp (overconfident) "
     "forecasts: every calibration that reached ~0.89 coverage cost WIS",
+    # SeasonalLevelForecaster (sdmkit.forecast.seasonal) and its blends: designed on backtests of
+    # the seasons 2016-2020 only (every target week before EW25 2022, the earlier cut-off), scored
+    # against the 8-season climatology; values [relative WIS, coverage_90(, coverage_50)]. A numpy
+    # re-implementation of the model was used for the grid (the library class reproduces it to
+    # ~0.1 on the log1p scale: ddof and 53-week alignment); fixed before any 2022/2023 forecast of
+    # these models was scored.
+    "seasonal_level_2016_2020": {
+        "level predictors (raw, model width)": {
+            "recent+partial (kept)": [0.709, 0.818, 0.439],
+            "recent+partial+previous season level": [0.710, 0.817, 0.434],
+            "recent+previous season level": [0.756, 0.811, 0.442],
+            "none (climatological level, shape mixture; seasons 2015-2020)": [0.953, 0.743, 0.364],
+        },
+        "calibration of the seasonal model (4 seasons before the origin)": {
+            "none (kept as 'seasonal')": [0.709, 0.818, 0.439],
+            "median: absolute log residuals (kept as 'seasonal_conformal')": [0.775, 0.887, 0.489],
+            "normalised: per-level multipliers of the model's own widths": [1.014, 0.930, 0.548],
+        },
+        "blend with lgbm, quantile average on log1p, median conformal": {
+            "w_lgbm 0.3": [0.725, 0.890, 0.487],
+            "w_lgbm 0.5": [0.716, 0.894, 0.491],
+            "w_lgbm 0.7": [0.725, 0.903, 0.493],
+            "weights chosen on the 4 calibration seasons (kept as 'seasonal_lgbm')": [
+                0.740,
+                0.885,
+                0.477,
+            ],
+            "+ climatology as a third member (always weight 0)": [0.740, 0.885, 0.477],
+        },
+        "library run (benchmarks/brazil.py, same seasons)": {
+            "seasonal": [0.693, 0.821, 0.446],
+            "seasonal_conformal": [0.746, 0.882, 0.489],
+            "seasonal_lgbm": [0.732, 0.880, 0.478],
+        },
+    },
+    "seasonal_level_2015_2020_sharpness_tradeoff": {
+        "note": "model width multiplier x (relative WIS, coverage_90): sharper is better "
+        "in relative WIS, wider covers; heavier tails do not move the frontier",
+        "normal components": {
+            "0.6": [0.725, 0.686],
+            "0.8": [0.724, 0.743],
+            "1.0": [0.738, 0.798],
+            "1.2": [0.768, 0.844],
+        },
+        "student-t df=5": {"0.8": [0.735, 0.79], "1.0": [0.771, 0.847], "1.2": [0.83, 0.893]},
+        "student-t df=3": {"0.8": [0.757, 0.829], "1.0": [0.82, 0.885], "1.2": [0.919, 0.921]},
+        "ENSO (EW13-25 mean) as a level predictor, width 0.7": [0.81, 0.676],
+        "without ENSO, width 0.7": [0.722, 0.717],
+        "analog seasons K=5/8/12, width 0.7": [0.722, 0.722, 0.723],
+    },
+    "disclosure": "while exploring season-size predictors a table of mean season-level "
+    "anomalies per season was printed that included the 2022 and 2023 seasons; nothing was "
+    "chosen from it (all choices above use seasons <= 2020)",
 }
 
 
@@ -117,6 +183,7 @@ def load_panel():
 def model_factories(static_cols) -> dict:
     from sdmkit.forecast.baselines import ClimatologyQuantiles
     from sdmkit.forecast.gbm import CalibratedBlend, LightGBMQuantileForecaster
+    from sdmkit.forecast.seasonal import SeasonalLevelForecaster
 
     def clim():
         return ClimatologyQuantiles(n_seasons=8, window=0)
@@ -125,6 +192,9 @@ def model_factories(static_cols) -> dict:
         return LightGBMQuantileForecaster(
             horizons="season", covariates=SST, static=static_cols, **kw
         )
+
+    def seasonal():
+        return SeasonalLevelForecaster(n_seasons=8, predictors=("recent", "partial"))
 
     return {
         "climatology": clim,
@@ -137,6 +207,18 @@ def model_factories(static_cols) -> dict:
         ),
         "blend": lambda: CalibratedBlend(
             {"lgbm": gbm(), "climatology": clim()},
+            calibration="median",
+            calibration_seasons=CALIBRATION_SEASONS,
+            weight_grid=0.1,
+        ),
+        "seasonal": seasonal,
+        "seasonal_conformal": lambda: CalibratedBlend(
+            {"seasonal": seasonal()},
+            calibration="median",
+            calibration_seasons=CALIBRATION_SEASONS,
+        ),
+        "seasonal_lgbm": lambda: CalibratedBlend(
+            {"seasonal": seasonal(), "lgbm": gbm()},
             calibration="median",
             calibration_seasons=CALIBRATION_SEASONS,
             weight_grid=0.1,
@@ -340,7 +422,8 @@ def main(argv=None) -> dict:
         "--models",
         nargs="*",
         default=None,
-        help="subset of: climatology climatology_conformal lgbm lgbm_conformal blend",
+        help="subset of: climatology climatology_conformal lgbm lgbm_conformal blend "
+        "seasonal seasonal_conformal seasonal_lgbm",
     )
     parser.add_argument("--n-jobs", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--out", default=str(OUT))
@@ -371,7 +454,9 @@ def main(argv=None) -> dict:
     if dev and "climatology" not in factories:
         parser.error("--dev-seasons needs the climatology model (the reference)")
     jobs = [(n, f, t) for n, f in factories.items() for t in (*TESTS, *dev)]
-    jobs.sort(key=lambda j: j[0] not in ("blend", "lgbm_conformal"))  # longest first
+    jobs.sort(
+        key=lambda j: j[0] not in ("blend", "lgbm_conformal", "seasonal_lgbm")
+    )  # longest first
     out = Parallel(n_jobs=args.n_jobs)(delayed(run_one)(n, f, panel, cases, t) for n, f, t in jobs)
     pool, sprint_cov, max_rel, n_checked = sprint_scores(cases)
     results, seconds, details, forecasts = {}, {}, {}, []

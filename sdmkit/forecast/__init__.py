@@ -40,6 +40,7 @@ _EXPORTS = {
         "fit_nb2",
     ],
     "gbm": ["CalibratedBlend", "LightGBMQuantileForecaster"],
+    "seasonal": ["SeasonalLevelForecaster", "mixture_normal_quantiles"],
     "backtest": [
         "LEVELS",
         "apply_conformal",
