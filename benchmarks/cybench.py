@@ -952,6 +952,7 @@ def main(argv=None) -> dict:
     import sdmkit
 
     t0 = time.perf_counter()
+    load_start = [round(v, 2) for v in os.getloadavg()]
     crops = tuple(c for c in args.crops.split(",") if c)
     fractions = tuple(sorted({float(f) for f in args.fractions.split(",") if f} | {1.0}))
     result: dict = {
@@ -998,6 +999,8 @@ def main(argv=None) -> dict:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "loadavg_start": load_start,
+        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
     }
     result["versions"] = _versions(sdmkit)
     out = Path(args.out) if args.out else OUT
