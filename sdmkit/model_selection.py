@@ -78,13 +78,20 @@ class SpatialBlockKFold(BaseCrossValidator):
         Side of a block, in the coordinates' unit (degrees for lon/lat).
     random_state : int, optional
         Seed of the block shuffle.
+    balance : {"points", "positives"}, default="points"
+        What the folds are balanced on. ``"points"``: the number of points.
+        ``"positives"``: first the number of points with ``y == 1`` (e.g.
+        presences among many background points), then the number of points —
+        so every fold gets its share of presences; ``split`` then needs ``y``.
 
     Notes
     -----
     ``split(X, y=None, groups=None)`` reads the coordinates from ``groups`` as
     an ``(n, 2)`` array of (x, y) — or, when ``X`` is a GeoDataFrame and
     ``groups`` is None, from its point geometry. A fold with no test point
-    (more folds than blocks) is an error, not a silently empty fold.
+    (more folds than blocks) is an error, not a silently empty fold; with
+    ``balance="positives"``, so is a fold without a positive (fewer blocks
+    holding positives than folds).
 
     Examples
     --------
@@ -96,10 +103,17 @@ class SpatialBlockKFold(BaseCrossValidator):
     200
     """
 
-    def __init__(self, n_splits: int = 5, block_size: float = 1.0, random_state=None):
+    def __init__(
+        self,
+        n_splits: int = 5,
+        block_size: float = 1.0,
+        random_state=None,
+        balance: str = "points",
+    ):
         self.n_splits = n_splits
         self.block_size = block_size
         self.random_state = random_state
+        self.balance = balance
 
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.n_splits
@@ -121,26 +135,51 @@ class SpatialBlockKFold(BaseCrossValidator):
         return xy
 
     def _iter_test_indices(self, X=None, y=None, groups=None):
+        if self.balance not in ("points", "positives"):
+            raise ValueError(f"balance must be 'points' or 'positives', got {self.balance!r}.")
         xy = self._coords(X, groups)
         ids = block_ids(xy[:, 0], xy[:, 1], self.block_size)
-        blocks, counts = np.unique(ids, return_counts=True)
+        blocks, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
         if len(blocks) < self.n_splits:
             raise ValidationError(
                 f"Only {len(blocks)} spatial blocks of size {self.block_size} hold points, "
                 f"fewer than n_splits={self.n_splits}: some folds would be empty. Use a smaller "
                 f"block_size or fewer splits."
             )
+        if self.balance == "positives":
+            if y is None:
+                raise ValidationError(
+                    "SpatialBlockKFold(balance='positives') needs y (1 for the points to "
+                    "balance, e.g. presences): call split(X, y, groups=xy)."
+                )
+            y = np.asarray(y).ravel()
+            if len(y) != len(xy):
+                raise ValidationError(f"y has {len(y)} values but there are {len(xy)} points.")
+            positives = np.bincount(inverse, weights=(y == 1).astype(float), minlength=len(blocks))
+            n_pos_blocks = int((positives > 0).sum())
+            if n_pos_blocks < self.n_splits:
+                raise ValidationError(
+                    f"Only {n_pos_blocks} spatial blocks of size {self.block_size} hold points "
+                    f"with y == 1, fewer than n_splits={self.n_splits}: some folds would have "
+                    f"no positive. Use a smaller block_size or fewer splits."
+                )
+        else:
+            positives = np.zeros(len(blocks))
         rng = np.random.default_rng(self.random_state)
         order = rng.permutation(len(blocks))
-        # deal blocks (largest first within the shuffled order) to the emptiest fold
-        order = order[np.argsort(-counts[order], kind="stable")]
+        # deal blocks (largest first within the shuffled order) to the emptiest fold;
+        # with balance="positives", emptiest in positives first, then in points
+        order = order[np.lexsort((-counts[order], -positives[order]))]
+        load_pos = np.zeros(self.n_splits)
         load = np.zeros(self.n_splits)
         fold_of_block = np.empty(len(blocks), dtype=int)
         for b in order:
-            f = int(np.argmin(load))
+            f = int(np.lexsort((load, load_pos))[0]) if positives[b] > 0 else int(np.argmin(load))
             fold_of_block[b] = f
             load[f] += counts[b]
-        fold = fold_of_block[np.searchsorted(blocks, ids)]
+            load_pos[f] += positives[b]
+        fold = fold_of_block[inverse]
         for f in range(self.n_splits):
             yield np.flatnonzero(fold == f)
 

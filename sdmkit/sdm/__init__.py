@@ -34,5 +34,6 @@ _EXPORTS = {
         "evaluate",
     ],
     "benchmark": ["evaluate_po_pa", "disdat_tasks", "run_disdat", "summarize"],
+    "tuning": ["SpatialTuner", "presence_background_folds"],
 }
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
