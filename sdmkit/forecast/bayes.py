@@ -29,7 +29,15 @@ written for PyMC)::
   It needs a dense ``n × n`` eigenbasis, so ``"auto"`` (default) takes it up
   to 3,000 locations with the hard constraint. Under ``"centered"``,
   ``spatial_structured`` is the conditional mean of the structured part given
-  the area effect (same posterior mean, smaller spread).
+  the area effect (same posterior mean, smaller spread), and the intercept is
+  not sampled directly: the data see only each component's (and island's)
+  level ``intercept + mean area effect``, and intercept and component means
+  would trade off along a narrow ridge closed only by the prior (r_hat 1.07 on
+  the intercept in a 20-node test). The level of the largest component
+  (``level``) and those of the other components and islands (``area_level``,
+  centred on the intercept) are sampled instead and ``intercept`` is derived
+  (non-centred given ``level``): the same prior, exactly. Without a graph,
+  every location is such a block (``area_level ~ N(intercept, σ_u)``).
 * seasonality — ``n_harmonics`` Fourier pairs ``cos/sin(2π k τ)`` of the week's
   position in the year ``τ = dayofyear / 365.25`` (no special case for 53-week
   MMWR years), global coefficients plus per-location deviations with a shared
@@ -41,15 +49,28 @@ written for PyMC)::
   partially pooled per-location slopes. The first ``max(lag)`` weeks of each
   location only provide lagged values (they are not in the likelihood;
   ``n_warmup_weeks_`` says how many).
-* temporal — a latent AR(1) (stationary, ``0 < φ < 1``) or random walk (RW1,
-  starting at 0) per ``temporal_groups`` value (one series shared by all
+* temporal — a latent AR(1) (stationary, ``0 < φ < 1``, ``temporal_sd`` its
+  marginal sd, so innovations have sd ``temporal_sd · sqrt(1 − φ²)`` and
+  nothing blows up as ``φ → 1``) or random walk (RW1, starting at 0, step sd
+  ``temporal_sd``) per ``temporal_groups`` value (one series shared by all
   locations when None; ``temporal_groups="location"`` gives one per
   location). Non-centred; the AR(1) uses a dense ``T × T`` matrix (memory
-  ``O(T²)``, fine for a few years of weeks).
+  ``O(T²)``, fine for a few years of weeks). The series' least-squares fit on
+  the constant and the seasonal harmonics over the fitted weeks is removed
+  (INLA's ``constr=TRUE`` and ``extraconstr``, as a projection; kept in
+  ``temporal_removed``, dims ``temporal_basis × temporal_group``): otherwise a
+  slow AR (``φ → 1``) or a walk takes over the level and the seasonal cycle,
+  trading off with the intercept and the seasonal coefficients, and NUTS
+  mixes slowly and diverges (divergences at ``φ ≈ 0.95`` with a large
+  ``temporal_sd`` and the seasonal coefficients in their tails, in a 20-node
+  test). With one series this is a reparameterisation (intercept and
+  seasonal coefficients absorb the removed part); with several groups, a
+  constraint on each group's series. Forecasts project the whole series from
+  the origin and remove that part's continuation over the forecast weeks.
 
 Priors (on standardised covariates): intercept ``N(log(Σ cases / Σ population), 2)``;
 ``gamma, beta ~ N(0, 1)``; per-location scales ``HalfNormal(0.5)``; area
-scales ``HalfNormal(1)``, ``ρ ~ Beta(1, 1)``; AR ``σ ~ HalfNormal(0.5)``,
+scales ``HalfNormal(1)``, ``ρ ~ Beta(1, 1)``; latent ``σ ~ HalfNormal(0.5)``,
 ``φ ~ Beta(1, 1)``; ``1 / sqrt(alpha) ~ HalfNormal(1)``.
 
 Forecasts come from posterior draws (numpy; no re-compilation): the latent
@@ -64,7 +85,10 @@ occurred); values at or before the origin are always the observed ones.
 
 Sampling uses nutpie (``sampler="nutpie"``) and falls back to PyMC's NUTS with
 a warning when nutpie is missing or fails. After sampling, ArviZ diagnostics
-of every free variable (``r_hat``, bulk/tail ESS, divergences) are stored in
+of every free variable and every deterministic (``intercept``, area effects,
+coefficients, the latent series; entries fixed by construction, such as an
+island's structured effect, are skipped) — ``r_hat``, bulk/tail ESS,
+divergences — are stored in
 ``diagnostics_``; a fit with ``r_hat > max_r_hat``, more than
 ``max_divergences`` divergences or ``ESS < min_ess`` raises
 :class:`ConvergenceError` (``on_bad_fit="raise"``, the default; the fitted
@@ -93,6 +117,7 @@ __all__ = ["BayesianNegBinomialForecaster", "ConvergenceError", "ConvergenceWarn
 _SPATIAL = (None, "icar", "bym2")
 _TEMPORAL = (None, "ar1", "rw1")
 _SOFT_SUM_SD = 0.001  # pm.ICAR's default zero_sum_stdev
+_INTERCEPT_SD = 2.0
 # parameterization="auto": centred (dense eigenbasis) up to this many locations
 _CENTERED_MAX = 3000
 
@@ -144,6 +169,32 @@ def _horizon_steps(horizons) -> np.ndarray:
         raise ValueError(f"horizons must be integers >= 1, got {horizons!r}.")
     h = h.astype(np.int64)
     return np.arange(1, h[0] + 1) if np.ndim(horizons) == 0 else np.unique(h)
+
+
+def _temporal_basis(dates, n_harmonics: int) -> np.ndarray:
+    """(T, 1 + 2K): the constant and the Fourier harmonics the latent term is kept orthogonal to."""
+    F = _fourier(dates, n_harmonics)
+    return np.column_stack([np.ones(len(F)), F])
+
+
+def _project_latent(state, H: int, rng, *, sd, phi=None) -> np.ndarray:
+    """Whole (unprojected) latent series ``H`` weeks past the origin, per group and draw.
+
+    ``state`` (G, S): the series at the origin. AR(1) (``phi`` given, ``sd`` its
+    marginal sd): ``x ← φ x + sd sqrt(1 − φ²) ε``; RW1 (``phi`` None, ``sd`` the
+    step sd): ``x ← x + sd ε``. Returns (G, H, S).
+    """
+    G, S = state.shape
+    if phi is None:
+        phi, innov = np.ones(S), np.asarray(sd)
+    else:
+        phi = np.asarray(phi)
+        innov = np.asarray(sd) * np.sqrt(1.0 - phi**2)
+    z = np.empty((G, H, S))
+    for h in range(H):
+        state = phi * state + innov * rng.standard_normal((G, S))
+        z[:, h] = state
+    return z
 
 
 class _Data:
@@ -361,52 +412,95 @@ def _area_noncentered(pm, pt, spatial, constraint, g, n_loc):
     return sigma_s * phi_scaled, sigma_u * theta
 
 
-def _area_centered(pm, pt, spatial, g, n_loc, locations):
+def _area_centered(pm, pt, spatial, g, n_loc, locations, mu0: float, prior_sd: float):
     """The same prior, centred: the area effect itself, in the ICAR eigenbasis.
 
-    ``b = U y + C a + singletons``: ``U`` holds the ICAR eigenvectors of each
-    component (constant one dropped), ``y_k ~ N(0, d_k)`` with BYM2 variance
+    ``b = U y + o``: ``U`` holds the ICAR eigenvectors of each component
+    (constant one dropped), ``y_k ~ N(0, d_k)`` with BYM2 variance
     ``d_k = σ² ((1 − ρ) + ρ / (s λ_k))`` (ICAR: ``σ_u² + σ_s² / (s λ_k)``),
-    centred; the component means ``a_c = σ sqrt(1 − ρ) z_c`` (ICAR: ``σ_u z_c``)
-    stay non-centred (they trade off with the intercept); singletons are
-    ``N(0, σ²)`` (ICAR: ``σ_u²``). The covariance is exactly the BYM2 one and
-    the sum-to-zero constraint is hard. ``spatial_structured`` is then the
-    conditional mean of the structured part given ``b`` (Rao–Blackwellised:
-    same posterior mean, smaller posterior spread than a sampled component).
+    centred. ``o`` is constant on each *block* (a connected component, or a
+    singleton): the block's mean offset, ``N(0, v)`` with ``v = σ² (1 − ρ) / n_c``
+    for a component of ``n_c`` nodes (ICAR: ``σ_u² / n_c``) and ``σ²`` for a
+    singleton (ICAR and iid: ``σ_u²``). The covariance is exactly the BYM2 one
+    and the sum-to-zero constraint is hard.
+
+    The likelihood only sees the block *levels* ``intercept + o``, so those are
+    sampled rather than intercept and offsets (which trade off along a ridge
+    the prior alone closes, ≈ ``sqrt(v)`` wide, and NUTS mixes slowly along it):
+    the largest component's level ``L ~ N(mu0, sqrt(prior_sd² + v))``, then
+    ``intercept = mu0 + w (L − mu0) + sqrt(w v) z`` with ``w = prior_sd² /
+    (prior_sd² + v)`` and ``z ~ N(0, 1)`` (exactly ``intercept ~ N(mu0,
+    prior_sd)``, ``o ~ N(0, v)``), and every other block level (``area_level``)
+    ``~ N(intercept, sqrt(v))``, centred. Without a component (no graph, or only
+    singletons) ``intercept ~ N(mu0, prior_sd)`` and every location is a block.
+
+    ``spatial_structured`` is the conditional mean of the structured part given
+    ``b`` (Rao–Blackwellised: same posterior mean, smaller posterior spread than
+    a sampled component). Returns ``intercept, structured, unstructured,
+    intercept + b``.
     """
+    model = pm.modelcontext(None)
+    locations = np.asarray(locations)
     if spatial is None:
+        U, lam, sc = np.zeros((n_loc, 0)), np.zeros(0), np.zeros(0)
+        n_c, comp_nodes, singles = np.zeros(0), [], np.arange(n_loc)
         sigma_u = pm.HalfNormal("sigma_iid", 1.0)
-        area = pm.Normal("area", 0.0, sigma_u, dims="location")
-        return pt.zeros(n_loc), area
-    U, lam, sc, C = g.spectrum()
-    if spatial == "bym2":
-        sigma = pm.HalfNormal("sigma_area", 1.0)
-        rho = pm.Beta("rho", 1.0, 1.0)
-        struct_var = sigma**2 * rho / (sc * lam)
-        iid_var = sigma**2 * (1.0 - rho)
-        const_sd, single_sd = sigma * pt.sqrt(1.0 - rho), sigma
+        single_sd = sigma_u
     else:
-        sigma_u = pm.HalfNormal("sigma_iid", 1.0)
-        sigma_s = pm.HalfNormal("sigma_icar", 1.0)
-        struct_var = sigma_s**2 / (sc * lam)
-        iid_var = sigma_u**2
-        const_sd, single_sd = sigma_u, sigma_u
+        U, lam, sc, _ = g.spectrum()
+        n_c = g.n_c
+        comp_nodes = [g.in_graph[g.gcomp == c] for c in range(n_c.size)]
+        singles = g.singletons
+        if spatial == "bym2":
+            sigma = pm.HalfNormal("sigma_area", 1.0)
+            rho = pm.Beta("rho", 1.0, 1.0)
+            struct_var = sigma**2 * rho / (sc * lam)
+            iid_var = sigma**2 * (1.0 - rho)
+            single_sd = sigma
+        else:
+            sigma_u = pm.HalfNormal("sigma_iid", 1.0)
+            sigma_s = pm.HalfNormal("sigma_icar", 1.0)
+            struct_var = sigma_s**2 / (sc * lam)
+            iid_var = sigma_u**2
+            single_sd = sigma_u
     area = pt.zeros(n_loc)
     structured = pt.zeros(n_loc)
     if lam.size:
-        model = pm.modelcontext(None)
         model.add_coord("icar_mode", np.arange(lam.size))
-        model.add_coord("component", np.arange(C.shape[1]))
         y = pm.Normal("area_spectral", 0.0, pt.sqrt(struct_var + iid_var), dims="icar_mode")
-        area = area + pt.dot(U, y)
+        area = pt.dot(U, y)
         structured = pt.dot(U, y * struct_var / (struct_var + iid_var))
-        z = pm.Normal("area_component_z", 0.0, 1.0, dims="component")
-        area = area + pt.dot(C, const_sd * z)
-    if g.singletons.size:
-        pm.modelcontext(None).add_coord("singleton", np.asarray(locations)[g.singletons])
-        t = pm.Normal("area_singleton", 0.0, single_sd, dims="singleton")
-        area = pt.inc_subtensor(area[g.singletons], t)
-    return structured, area - structured
+    # blocks: the reference (largest) component first, then other components, then singletons
+    block_of_node = np.zeros(n_loc, dtype=np.int64)
+    if n_c.size:
+        ref = int(np.argmax(n_c))
+        others = [c for c in range(n_c.size) if c != ref]
+        comp_var = iid_var / n_c  # per-node variance of a component's mean offset
+        v_ref = comp_var[ref]
+        level = pm.Normal("level", mu0, pt.sqrt(prior_sd**2 + v_ref))
+        w = prior_sd**2 / (prior_sd**2 + v_ref)
+        z = pm.Normal("intercept_z", 0.0, 1.0)
+        intercept = pm.Deterministic("intercept", mu0 + w * (level - mu0) + pt.sqrt(w * v_ref) * z)
+        block_of_node[comp_nodes[ref]] = 0
+        for k, c in enumerate(others, start=1):
+            block_of_node[comp_nodes[c]] = k
+        labels = [f"component:{locations[comp_nodes[c][0]]}" for c in others]
+        sds = [pt.sqrt(comp_var[others])] if others else []
+    else:
+        intercept = pm.Normal("intercept", mu0, prior_sd)
+        level, labels, sds = None, [], []
+    block_of_node[singles] = len(labels) + np.arange(singles.size) + (level is not None)
+    labels += list(locations[singles])
+    if singles.size:
+        sds.append(pt.ones(singles.size) * single_sd)
+    levels = [pt.reshape(level, (1,))] if level is not None else []
+    if labels:
+        model.add_coord("area_block", labels)
+        sd = pt.concatenate(sds) if len(sds) > 1 else sds[0]
+        levels.append(pm.Normal("area_level", intercept, sd, dims="area_block"))
+    node_level = (pt.concatenate(levels) if len(levels) > 1 else levels[0])[block_of_node]
+    linear = node_level + area
+    return intercept, structured, linear - intercept - structured, linear
 
 
 # =========================================================================== the estimator
@@ -454,6 +548,10 @@ class BayesianNegBinomialForecaster(BaseEstimator):
         Chains run in parallel (default: ``min(chains, os.cpu_count())``).
     target_accept : float
         NUTS target acceptance rate.
+    sampler_kwargs : mapping, optional
+        Extra keyword arguments for ``nutpie.sample`` (e.g.
+        ``{"low_rank_modified_mass_matrix": True}``); not passed to the PyMC
+        fallback.
     max_r_hat, max_divergences, min_ess : float, int, float or None
         Convergence thresholds (``min_ess`` on bulk and tail ESS; None skips).
     on_bad_fit : {"raise", "warn", "ignore"}
@@ -467,14 +565,17 @@ class BayesianNegBinomialForecaster(BaseEstimator):
     ----------
     idata_ : arviz.InferenceData
         Posterior with dims ``location``, ``fourier``, ``feature``, ``time``,
-        ``temporal_group``, ``graph_node``, ``obs``; deterministics
+        ``temporal_group``, ``temporal_basis``, ``graph_node``, ``obs`` (and
+        ``icar_mode``, ``area_block`` when centred); deterministics
         ``location_effect`` (area effect), ``spatial_structured``,
         ``spatial_unstructured``, ``seasonal_coef``, ``climate_coef``,
-        ``temporal``.
+        ``temporal``, ``temporal_removed`` and, when centred with a graph,
+        ``intercept``.
     diagnostics_ : dict
         ``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``n_divergences``,
         ``worst_r_hat`` (variable), ``ok`` (bool), ``problems`` (list of str),
-        ``sampler`` (what actually ran), ``fit_seconds``, ``draws``, ``chains``.
+        ``sampler`` (what actually ran), ``fit_seconds``, ``draws``, ``chains``,
+        ``variables`` (those diagnosed: free variables and deterministics).
     locations_ : numpy.ndarray of str
     origin_ : pandas.Timestamp
         Last week used.
@@ -520,6 +621,7 @@ class BayesianNegBinomialForecaster(BaseEstimator):
         chains: int = 2,
         cores: int | None = None,
         target_accept: float = 0.9,
+        sampler_kwargs: Mapping | None = None,
         max_r_hat: float = 1.01,
         max_divergences: int = 0,
         min_ess: float | None = 100.0,
@@ -546,6 +648,7 @@ class BayesianNegBinomialForecaster(BaseEstimator):
         self.chains = chains
         self.cores = cores
         self.target_accept = target_accept
+        self.sampler_kwargs = sampler_kwargs
         self.max_r_hat = max_r_hat
         self.max_divergences = max_divergences
         self.min_ess = min_ess
@@ -622,27 +725,27 @@ class BayesianNegBinomialForecaster(BaseEstimator):
             "feature": d.features,
             "time": d.times,
             "temporal_group": d.groups,
+            "temporal_basis": ["level", *fourier],
             "graph_node": d.locations[g.in_graph] if g is not None else [],
             "obs": np.arange(len(d.y)),
         }
         li, ti = d.loc_index, d.time_index
         with pm.Model(coords=coords) as model:
-            intercept = pm.Normal("intercept", mu=d.log_rate, sigma=2.0)
-            eta = d.log_pop + intercept
-
-            # ---- area effects
+            # ---- intercept and area effects
             if param == "centered":
-                structured, unstructured = _area_centered(
-                    pm, pt, self.spatial, g, n_loc, d.locations
+                intercept, structured, unstructured, linear = _area_centered(
+                    pm, pt, self.spatial, g, n_loc, d.locations, d.log_rate, _INTERCEPT_SD
                 )
             else:
+                intercept = pm.Normal("intercept", mu=d.log_rate, sigma=_INTERCEPT_SD)
                 structured, unstructured = _area_noncentered(
                     pm, pt, self.spatial, self.constraint, g, n_loc
                 )
+                linear = intercept + structured + unstructured
             pm.Deterministic("spatial_structured", structured, dims="location")
             pm.Deterministic("spatial_unstructured", unstructured, dims="location")
-            area = pm.Deterministic("location_effect", structured + unstructured, dims="location")
-            eta = eta + area[li]
+            pm.Deterministic("location_effect", structured + unstructured, dims="location")
+            eta = d.log_pop + linear[li]  # = log_pop + intercept + location_effect
 
             # ---- seasonality
             if fourier:
@@ -669,16 +772,25 @@ class BayesianNegBinomialForecaster(BaseEstimator):
                 sig_t = pm.HalfNormal("temporal_sd", 0.5)
                 z_t = pm.Normal("temporal_z", 0.0, 1.0, dims=("time", "temporal_group"))
                 if self.temporal == "ar1":
+                    # stationary AR(1) with MARGINAL sd sig_t: x_0 = sig_t z_0,
+                    # x_t = phi x_{t-1} + sig_t sqrt(1 - phi²) z_t — bounded as phi -> 1
                     ar = pm.Beta("temporal_phi", 1.0, 1.0)
                     lag = np.subtract.outer(np.arange(n_t), np.arange(n_t))
                     Phi = pt.switch(lag >= 0, ar ** np.maximum(lag, 0), 0.0)
-                    first = pt.concatenate(
-                        [pt.reshape(1.0 / pt.sqrt(1.0 - ar**2), (1,)), pt.ones(n_t - 1)]
-                    )
-                    latent = sig_t * pt.dot(Phi, z_t * first[:, None])
-                else:
-                    steps = pt.set_subtensor(z_t[0], 0.0)
-                    latent = sig_t * pt.cumsum(steps, axis=0)
+                    innov = pt.sqrt(1.0 - ar**2)
+                    first = pt.concatenate([pt.ones(1), pt.repeat(innov, n_t - 1)])
+                    raw = sig_t * pt.dot(Phi, z_t * first[:, None])
+                else:  # random walk from 0
+                    raw = sig_t * pt.cumsum(pt.set_subtensor(z_t[0], 0.0), axis=0)
+                # the part of the series in the span of the level and the seasonal harmonics
+                # over the fitted weeks is removed (kept in temporal_removed; forecasts add
+                # it back): intercept and seasonal coefficients carry it, not the latent term
+                basis = _temporal_basis(d.times, self.n_harmonics)
+                removed = pm.Deterministic(
+                    "temporal_removed", pt.dot(np.linalg.pinv(basis), raw),
+                    dims=("temporal_basis", "temporal_group"),
+                )  # fmt: skip
+                latent = raw - pt.dot(basis, removed)
                 latent = pm.Deterministic("temporal", latent, dims=("time", "temporal_group"))
                 eta = eta + latent[ti, d.group_of_loc[li]]
 
@@ -715,7 +827,9 @@ class BayesianNegBinomialForecaster(BaseEstimator):
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", message=".*idata_kwargs.*")
                     idata = pm.sample(
-                        nuts_sampler="nutpie", nuts_sampler_kwargs={"cores": cores}, **common
+                        nuts_sampler="nutpie",
+                        nuts_sampler_kwargs={"cores": cores, **(self.sampler_kwargs or {})},
+                        **common,
                     )
                 return idata, "nutpie"
             except Exception as err:  # noqa: BLE001 - any nutpie failure falls back
@@ -795,7 +909,17 @@ class BayesianNegBinomialForecaster(BaseEstimator):
     def _diagnose(self, idata, model, used: str, seconds: float) -> dict:
         import arviz as az
 
-        names = [rv.name for rv in model.free_RVs if rv.name in idata.posterior]
+        post = idata.posterior
+        free = [rv.name for rv in model.free_RVs if rv.name in post]
+        # deterministics too (intercept, area effects, coefficients, the latent series):
+        # what is reported must have converged, whatever the sampled coordinates
+        dets = [v.name for v in model.deterministics if v.name in post]
+        names = free + dets
+        # entries fixed by construction (e.g. an island's structured effect, 0) have no r_hat
+        fixed = {
+            k: (post[k].max(("chain", "draw")) == post[k].min(("chain", "draw"))).to_numpy()
+            for k in dets
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rhat = az.rhat(idata, var_names=names)
@@ -807,8 +931,11 @@ class BayesianNegBinomialForecaster(BaseEstimator):
             bad = np.inf if largest else -np.inf
             vals = {}
             for k, v in ds.data_vars.items():
-                if v.size:
-                    a = np.nan_to_num(np.asarray(v.values, float), nan=bad)
+                a = np.asarray(v.values, float)
+                if k in fixed:
+                    a = a[~fixed[k]]
+                if a.size:
+                    a = np.nan_to_num(a, nan=bad)
                     vals[k] = float(a.max() if largest else a.min())
             if not vals:
                 return np.nan, None
@@ -841,6 +968,7 @@ class BayesianNegBinomialForecaster(BaseEstimator):
             "fit_seconds": seconds,
             "draws": int(idata.posterior.sizes["draw"]),
             "chains": int(idata.posterior.sizes["chain"]),
+            "variables": names,
         }
 
     # ------------------------------------------------------------------ results
@@ -929,6 +1057,22 @@ class BayesianNegBinomialForecaster(BaseEstimator):
                 X[i, :, j] = (vals - d.loc_mean[c][name]) / d.col_sd[c]
         return X
 
+    def _temporal_ahead(self, draw, dates: pd.DatetimeIndex, rng) -> np.ndarray:
+        """(G, H, S) latent term at ``dates`` (weeks after the origin) from posterior draws.
+
+        The fit removed the series' level + seasonal part over the fitted weeks
+        (``temporal_removed``, carried by the intercept and seasonal
+        coefficients): the whole series is projected from the origin, and that
+        part's continuation over ``dates`` removed again.
+        """
+        removed = draw("temporal_removed")  # (1 + 2K, G, S)
+        at_origin = _temporal_basis(self._data.times[-1:], self.n_harmonics)[0]  # (1 + 2K,)
+        ahead = _temporal_basis(dates, self.n_harmonics)  # (H, 1 + 2K)
+        state = draw("temporal")[-1] + np.einsum("b,bgs->gs", at_origin, removed)
+        phi = draw("temporal_phi") if self.temporal == "ar1" else None
+        z = _project_latent(state, len(dates), rng, sd=draw("temporal_sd"), phi=phi)
+        return z - np.einsum("hb,bgs->ghs", ahead, removed)
+
     def predict(
         self,
         horizons: int | Sequence[int] = 4,
@@ -1003,16 +1147,7 @@ class BayesianNegBinomialForecaster(BaseEstimator):
             X = self._future_covariates(dates, future)  # (n_loc, H, J)
             eta = eta + np.einsum("ihj,ijs->ihs", X, draw("climate_coef"))
         if self.temporal is not None:
-            last = draw("temporal")[-1]  # (G, S)
-            sd = draw("temporal_sd")
-            G = last.shape[0]
-            z = np.empty((G, H, S))
-            state = last
-            phi = draw("temporal_phi") if self.temporal == "ar1" else np.ones(S)
-            for h in range(H):
-                state = phi * state + sd * rng.standard_normal((G, S))
-                z[:, h] = state
-            eta = eta + z[d.group_of_loc]
+            eta = eta + self._temporal_ahead(draw, dates, rng)[d.group_of_loc]
         mu = np.exp(np.clip(eta, -50, 50))
         alpha = draw("dispersion")[None, None, :]
         counts = rng.negative_binomial(alpha, alpha / (alpha + mu)).astype(np.int64)
