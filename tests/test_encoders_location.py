@@ -79,6 +79,52 @@ def test_embed_runs_in_eval_mode_without_grad():
     np.testing.assert_array_equal(a, b)
 
 
+def test_embed_uses_the_fused_kernel_and_matches_the_module_forward(monkeypatch):
+    from sdmkit.encoders import harmonics
+
+    enc = sh_siren(L=40, hidden=32, out=16)
+    x = lonlat(300, seed=4)
+    with torch.no_grad():
+        ref64 = enc.double()(torch.from_numpy(x)).numpy()  # float64 reference
+    enc.float()
+    with torch.no_grad():
+        ref32 = enc(torch.from_numpy(x).float()).numpy()  # the module's own forward
+    calls = []
+    monkeypatch.setattr(harmonics, "_sh_torch", lambda *a: calls.append(a) or 1 / 0)
+    monkeypatch.setattr(
+        harmonics.SphericalHarmonics, "forward", lambda *a: calls.append(a) or 1 / 0
+    )
+    emb = enc.embed(x, batch_size=64)  # 300 = 4 full batches + a remainder: buffer reuse
+    assert not calls, "embed must not go through the module's forward on CPU"
+    assert emb.dtype == np.float32
+    np.testing.assert_allclose(emb, ref32, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(emb, ref64, rtol=0, atol=1e-5)
+    emb64 = enc.embed(x, dtype="float64", batch_size=64)
+    np.testing.assert_allclose(emb64, ref64, rtol=0, atol=1e-11)
+
+
+def test_embed_keeps_the_torch_path_when_asked_for():
+    torch.manual_seed(0)
+    enc = LocationEncoder(SphericalHarmonics(L=6, backend="torch"), SIREN(36, 4, hidden=8))
+    x = lonlat(40)
+    with torch.no_grad():
+        ref = enc(torch.from_numpy(x).float()).numpy()
+    np.testing.assert_allclose(enc.embed(x), ref, rtol=0, atol=1e-6)
+
+
+def test_embed_in_half_precision_keeps_the_coordinates_exact():
+    # in float16/bfloat16 the coordinates themselves would be rounded (to 0.0625° near
+    # ±100°, 0.5° in bfloat16); only the network may run in half precision
+    enc = sh_siren(L=10, hidden=16, out=4)
+    x = lonlat(20, seed=2)
+    full = enc.embed(x)
+    for dtype, tol in (("float16", 5e-3), ("bfloat16", 5e-2)):
+        half = enc.embed(x, dtype=dtype)
+        assert half.dtype == (np.float16 if dtype == "float16" else np.float32)
+        np.testing.assert_allclose(half.astype(np.float32), full, rtol=0, atol=tol)
+    assert next(enc.parameters()).dtype == torch.float32
+
+
 def test_embed_dataframe_keeps_the_geodataframe_index_and_reprojects():
     x = lonlat(6)
     pts = gpd.GeoDataFrame(

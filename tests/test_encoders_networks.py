@@ -56,6 +56,21 @@ def test_siren_forward_matches_reference_formula():
     torch.testing.assert_close(net(x), ref)
 
 
+def test_siren_in_place_activation_without_grad_is_the_same_function():
+    torch.manual_seed(0)
+    net = SIREN(16, 8, hidden=32, n_layers=3).eval()
+    x = torch.randn(20, 16, requires_grad=True)
+    with_grad = net(x)
+    with torch.no_grad():
+        no_grad = net(x)
+    with torch.inference_mode():
+        inference = net(x.detach())
+    torch.testing.assert_close(no_grad, with_grad.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(inference, with_grad.detach(), rtol=0, atol=0)
+    with_grad.sum().backward()  # the autograd path still works
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
 def test_siren_init_statistics():
     torch.manual_seed(1)
     net = SIREN(100, 256, hidden=512, n_layers=2, w0=2.0)

@@ -246,6 +246,21 @@ def test_loss_decreases_on_synthetic_task(env):
     assert not res.model.training
 
 
+def test_fixed_temperature_stays_fixed_and_is_recorded(env):
+    ds = RasterPatchDataset(env, 128, patch_size=4, random_state=0)
+    loc, ctx = _models()
+    fixed = pretrain(loc, ctx, ds, epochs=3, batch_size=32, lr=3e-3, temperature=0.5,
+                     learn_temperature=False, progress=False)
+    assert np.allclose(fixed.history["temperature"], 0.5)
+    assert not fixed.model.loss.logit_scale.requires_grad
+    assert fixed.config["learn_temperature"] is False
+    assert fixed.epoch_loss.iloc[-1] < fixed.epoch_loss.iloc[0]  # it still learns
+    loc, ctx = _models()
+    learned = pretrain(loc, ctx, ds, epochs=3, batch_size=32, lr=3e-3, temperature=0.5,
+                       progress=False)
+    assert learned.history["temperature"].iloc[-1] != pytest.approx(0.5)
+
+
 def test_pretrain_is_deterministic_and_leaves_global_rng(env):
     ds = RasterPatchDataset(env, 96, patch_size=4, random_state=0)
     runs = []

@@ -57,6 +57,28 @@ def test_embed_grid_writes_zarr(tmp_path):
                                   ds["location_embedding"].values)
 
 
+def test_embed_grid_streams_to_netcdf_one_chunk_at_a_time(tmp_path):
+    import xarray as xr
+
+    pytest.importorskip("h5netcdf")
+    sizes = []
+
+    def enc(ll):
+        sizes.append(len(ll))
+        return identity(ll)
+
+    ds = embed_grid(enc, resolution=10.0, chunks=6)
+    sizes.clear()
+    ds.to_netcdf(tmp_path / "emb.nc", engine="h5netcdf")
+    # bounded memory: the encoder only ever sees one chunk (6 x 6 cells), never the grid
+    assert max(sizes) <= 36 and sum(sizes) == 18 * 36
+    with xr.open_dataset(tmp_path / "emb.nc", engine="h5netcdf", decode_coords="all") as back:
+        np.testing.assert_array_equal(
+            back["location_embedding"].values, ds["location_embedding"].values
+        )
+        assert back.rio.crs.to_epsg() == 4326
+
+
 def test_embed_grid_bad_bounds():
     with pytest.raises(ValidationError, match="west, south, east, north"):
         embed_grid(identity, bounds=(10, 0, -10, 5))
@@ -70,6 +92,70 @@ def test_embed_polygons_is_an_area_weighted_mean():
     assert out.loc[0, ["emb_000", "emb_001"]].tolist() == pytest.approx([1.0, 1.0], abs=0.05)
     assert out.loc[1, ["emb_000", "emb_001"]].tolist() == pytest.approx([10.5, 1.0], abs=0.05)
     assert out.loc[2, "emb_000"] == pytest.approx(20.0, abs=1e-3)  # tiny: still embedded
+
+
+def test_embed_polygons_bad_input():
+    polys = gpd.GeoDataFrame(geometry=[box(0, 0, 2, 2)])
+    with pytest.raises(ValidationError, match="no CRS"):
+        embed_polygons(identity, polys)
+    mixed = gpd.GeoDataFrame(geometry=[box(0, 0, 2, 2), gpd.points_from_xy([1], [1])[0]],
+                             crs=4326)
+    with pytest.raises(ValidationError, match=r"rows \[1\] are not"):
+        embed_polygons(identity, mixed)
+    with pytest.raises(ValidationError, match="empty"):
+        embed_polygons(identity, mixed.iloc[:0])
+
+
+@pytest.mark.parametrize("n, p", [(120, 30), (40, 90)])  # covariance and Gram paths
+def test_probe_ridge_is_sklearns_standardised_ridgecv(n, p):
+    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sdmkit.encoders.evaluate import ALPHAS, _RidgeLOO
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(n, p)) * rng.uniform(0.1, 10, p)
+    x[:, 0] = 0.886  # a constant column, like the l = 0 harmonic
+    y = x[:, 1:4] @ [1.0, -2.0, 0.5] + rng.normal(scale=2.0, size=n)
+    labels = np.digitize(y, np.quantile(y, [0.3, 0.6])) * 3 + 1  # 3 classes: 1, 4, 7
+    xt = rng.normal(size=(25, p)) * x.std(axis=0)
+    ridge = _RidgeLOO(x)
+    coef, icpt, alpha = ridge.fit(y)
+    ref = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS)).fit(x, y)
+    assert alpha == ref[-1].alpha_
+    np.testing.assert_allclose(ridge.predict(xt, coef, icpt)[:, 0], ref.predict(xt),
+                               rtol=1e-6, atol=1e-6)
+    clf = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=ALPHAS)).fit(x, labels)
+    onehot = -np.ones((n, 3))
+    onehot[np.arange(n), np.unique(labels, return_inverse=True)[1]] = 1.0
+    coef, icpt, alpha = ridge.fit(onehot)
+    assert alpha == clf[-1].alpha_
+    np.testing.assert_allclose(ridge.predict(xt, coef, icpt), clf.decision_function(xt),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("n, p", [(90, 12), (30, 50)])
+def test_probe_leave_one_block_out_equals_refitting(n, p):
+    from sdmkit.encoders.evaluate import _RidgeLOO
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(n, p))
+    y = np.c_[x[:, 0] - x[:, 1] + rng.normal(size=n), rng.normal(size=n)]
+    groups = rng.integers(0, 7, n)
+    ridge = _RidgeLOO(x, alphas=[0.1, 3.0, 100.0])
+    ridge.fit(y, groups)
+    z = (x - ridge.mean_) / ridge.scale_  # the scaling is fixed, as in RidgeCV's LOO
+    for alpha, err in zip(ridge.alphas, ridge.cv_errors_):
+        sq = 0.0
+        for g in np.unique(groups):
+            out, keep = groups == g, groups != g
+            zk, yk = z[keep], y[keep]
+            zm, ym = zk.mean(axis=0), yk.mean(axis=0)
+            coef = np.linalg.solve((zk - zm).T @ (zk - zm) + alpha * np.eye(p),
+                                   (zk - zm).T @ (yk - ym))
+            sq += np.sum((y[out] - ym - (z[out] - zm) @ coef) ** 2)
+        assert err == pytest.approx(sq / y.size, rel=1e-8)
 
 
 def test_probe_spatial_holdout_punishes_memorising_location():

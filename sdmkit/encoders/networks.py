@@ -107,7 +107,11 @@ class SineLayer(nn.Module):
         out = F.linear(x, self.weight, self.bias)
         if self.dropout > 0:
             out = F.dropout(out, p=self.dropout, training=self.training)
-        return torch.sin(self.w0 * out) if self.activation else out
+        if not self.activation:
+            return out
+        if not torch.is_grad_enabled():  # nothing to keep for backward: work in place
+            return (out.mul_(self.w0) if self.w0 != 1.0 else out).sin_()
+        return torch.sin(self.w0 * out)
 
     def extra_repr(self) -> str:
         return (

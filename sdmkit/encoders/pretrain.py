@@ -629,6 +629,8 @@ class ContrastiveModel(nn.Module):
         Shared embedding size (default: the location encoder's ``out_features``).
     temperature : float
         Initial temperature of :class:`ClipLoss`.
+    learn_temperature : bool
+        Train the temperature (CLIP's default) or keep it fixed.
 
     Examples
     --------
@@ -646,6 +648,7 @@ class ContrastiveModel(nn.Module):
         context_encoder: nn.Module,
         embed_dim: int | None = None,
         temperature: float = 0.07,
+        learn_temperature: bool = True,
     ):
         super().__init__()
         d_loc = _out_features(location_encoder, "location")
@@ -659,7 +662,7 @@ class ContrastiveModel(nn.Module):
         self.context_head = (
             nn.Identity() if d_ctx == self.embed_dim else nn.Linear(d_ctx, self.embed_dim)
         )
-        self.loss = ClipLoss(temperature)
+        self.loss = ClipLoss(temperature, learnable=learn_temperature)
 
     def embed_locations(self, lonlat: torch.Tensor) -> torch.Tensor:
         """Projected location embeddings (before normalisation)."""
@@ -752,6 +755,7 @@ def pretrain(
     checkpoint=None,
     embed_dim: int | None = None,
     temperature: float = 0.07,
+    learn_temperature: bool = True,
     max_steps: int | None = None,
 ) -> PretrainResult:
     """Train a location encoder against a context encoder with symmetric InfoNCE.
@@ -801,6 +805,11 @@ def pretrain(
         Shared embedding size (see :class:`ContrastiveModel`).
     temperature : float
         Initial temperature (0.07).
+    learn_temperature : bool
+        Learn the temperature (default, as CLIP and SatCLIP) or keep it at
+        ``temperature``. A fixed, higher temperature (e.g. 0.5) weighs every
+        negative more evenly, so the embedding keeps the large-scale similarity
+        structure of the context rather than only what tells neighbours apart.
     max_steps : int, optional
         Stop after this many optimiser steps (smoke tests).
 
@@ -857,7 +866,9 @@ def pretrain(
     fork_devices = [device.index] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(int(random_state))
-        model = ContrastiveModel(location_encoder, context_encoder, embed_dim, temperature)
+        model = ContrastiveModel(
+            location_encoder, context_encoder, embed_dim, temperature, learn_temperature
+        )
         model.to(device)
         torch.manual_seed(int(random_state) + 7919 * rank)
         net = model
@@ -877,6 +888,7 @@ def pretrain(
             "random_state": int(random_state),
             "embed_dim": model.embed_dim,
             "temperature_init": float(temperature),
+            "learn_temperature": bool(learn_temperature),
             "world_size": world,
             "n_pairs": n,
             "steps_per_epoch": steps_per_epoch,
@@ -1231,6 +1243,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--accumulate", type=int, default=1)
+    p.add_argument("--temperature", type=float, default=0.07, help="initial InfoNCE temperature")
+    p.add_argument(
+        "--fixed-temperature",
+        action="store_true",
+        help="keep the temperature fixed (e.g. --temperature 0.5 --fixed-temperature)",
+    )
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--L", type=int, default=10, help="spherical-harmonic degree")
     p.add_argument("--hidden", type=int, default=256, help="SIREN hidden width")
@@ -1298,6 +1316,8 @@ def main(argv=None) -> int:
             device=device,
             random_state=args.seed,
             progress=args.progress if rank == 0 else False,
+            temperature=args.temperature,
+            learn_temperature=not args.fixed_temperature,
             max_steps=args.max_steps,
         )
         seen = torch.tensor(

@@ -24,8 +24,10 @@ def as_embedding_function(encoder, batch_size: int = 65536):
     plain function on numpy arrays.
     """
     if hasattr(encoder, "embed"):
+
         def f(lonlat):
             return np.asarray(encoder.embed(lonlat, batch_size=batch_size, progress=False))
+
         return f
     try:
         import torch
@@ -39,9 +41,10 @@ def as_embedding_function(encoder, batch_size: int = 65536):
             out = []
             with torch.inference_mode():
                 for i in range(0, len(lonlat), batch_size):
-                    t = torch.as_tensor(lonlat[i:i + batch_size], dtype=dtype)
+                    t = torch.as_tensor(lonlat[i : i + batch_size], dtype=dtype)
                     out.append(encoder(t).cpu().numpy())
             return np.concatenate(out) if out else np.empty((0, 0), dtype="float32")
+
         return f
     if callable(encoder):
         return lambda lonlat: np.asarray(encoder(lonlat))
@@ -65,9 +68,17 @@ def _regular_grid(resolution: float, bounds):
     return x, y, "EPSG:4326"
 
 
-def embed_grid(encoder, grid=None, *, resolution: float = 1.0,
-               bounds=(-180.0, -90.0, 180.0, 90.0), chunks: int = 128,
-               dtype: str = "float32", mask: bool = True, batch_size: int = 65536):
+def embed_grid(
+    encoder,
+    grid=None,
+    *,
+    resolution: float = 1.0,
+    bounds=(-180.0, -90.0, 180.0, 90.0),
+    chunks: int = 128,
+    dtype: str = "float32",
+    mask: bool = True,
+    batch_size: int = 65536,
+):
     """Embed every cell centre of a grid, lazily and chunk by chunk.
 
     Parameters
@@ -144,22 +155,42 @@ def embed_grid(encoder, grid=None, *, resolution: float = 1.0,
     xchunks = da.core.normalize_chunks(chunks, (len(x),))[0]
     out_chunks = ((n_features,), ychunks, xchunks)
     if valid is not None:
-        data = da.map_blocks(lambda v, block_info=None: block(v, block_info), valid,
-                             new_axis=0, chunks=out_chunks, dtype=dtype)
+        data = da.map_blocks(
+            lambda v, block_info=None: block(v, block_info),
+            valid,
+            new_axis=0,
+            chunks=out_chunks,
+            dtype=dtype,
+        )
     else:
         template = da.empty((len(y), len(x)), chunks=(ychunks, xchunks), dtype=bool)
-        data = da.map_blocks(lambda t, block_info=None: block(None, block_info), template,
-                             new_axis=0, chunks=out_chunks, dtype=dtype)
-    emb = xr.DataArray(data, dims=("embedding", "y", "x"),
-                       coords={"embedding": np.arange(n_features), "y": y, "x": x},
-                       name="location_embedding")
+        data = da.map_blocks(
+            lambda t, block_info=None: block(None, block_info),
+            template,
+            new_axis=0,
+            chunks=out_chunks,
+            dtype=dtype,
+        )
+    emb = xr.DataArray(
+        data,
+        dims=("embedding", "y", "x"),
+        coords={"embedding": np.arange(n_features), "y": y, "x": x},
+        name="location_embedding",
+    )
     ds = emb.to_dataset().rio.write_crs(crs)
     ds.attrs["description"] = "location embeddings of the grid's cell centres"
     return ds
 
 
-def embed_polygons(encoder, polygons, *, samples: int = 64, min_samples: int = 8,
-                   random_state=0, batch_size: int = 65536):
+def embed_polygons(
+    encoder,
+    polygons,
+    *,
+    samples: int = 64,
+    min_samples: int = 8,
+    random_state=0,
+    batch_size: int = 65536,
+):
     """Area-weighted mean embedding of each polygon.
 
     Each polygon is covered by a regular grid of points in an equal-area CRS
@@ -202,9 +233,13 @@ def embed_polygons(encoder, polygons, *, samples: int = 64, min_samples: int = 8
         polygons = polygons.to_frame("geometry")
     if polygons.crs is None:
         raise ValidationError("polygons have no CRS; set it with polygons.set_crs(...).")
+    if len(polygons) == 0:
+        raise ValidationError("polygons is empty: there are no polygons to embed.")
     bad = polygons.index[~polygons.geom_type.isin(["Polygon", "MultiPolygon"])]
     if len(bad):
-        raise ValidationError(f"embed_polygons needs (Multi)Polygons; rows {list(bad[:8])} are not.")
+        raise ValidationError(
+            f"embed_polygons needs (Multi)Polygons; rows {list(bad[:8])} are not."
+        )
     f = as_embedding_function(encoder, batch_size=batch_size)
     ea = polygons.geometry.to_crs("EPSG:6933")
     rng = np.random.default_rng(random_state)
@@ -230,8 +265,9 @@ def embed_polygons(encoder, polygons, *, samples: int = 64, min_samples: int = 8
         xs.append(px)
         ys.append(py)
         owner.append(np.full(len(px), i))
-    pts = gpd.GeoSeries(gpd.points_from_xy(np.concatenate(xs), np.concatenate(ys)),
-                        crs="EPSG:6933").to_crs("EPSG:4326")
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy(np.concatenate(xs), np.concatenate(ys)), crs="EPSG:6933"
+    ).to_crs("EPSG:4326")
     lonlat = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
     emb = f(lonlat)
     owner = np.concatenate(owner)
