@@ -57,6 +57,7 @@ vectorised over points and m) serves autograd and CUDA.
 from __future__ import annotations
 
 import math
+import types
 from functools import lru_cache
 
 import numpy as np
@@ -305,7 +306,12 @@ if numba is not None:
     # The same kernel compiled twice: threads pay off on large inputs, but on small
     # batches (training steps) waking them costs more than the work, and far more when
     # the cores are busy, so inputs below _PARALLEL_MIN points run serially.
-    _kernel_serial = numba.njit(parallel=False, fastmath=False, cache=True)(_kernel)
+    # numba names its on-disk cache after the function's qualified name and line, so
+    # the serial copy gets its own name: otherwise both share one cache entry and the
+    # "parallel" kernel can load the serial machine code.
+    _serial_py = types.FunctionType(_kernel.__code__, _kernel.__globals__, "_kernel_serial")
+    _serial_py.__qualname__ = "_kernel_serial"
+    _kernel_serial = numba.njit(parallel=False, fastmath=False, cache=True)(_serial_py)
     _kernel = numba.njit(parallel=True, fastmath=False, cache=True)(_kernel)
 else:  # pragma: no cover
     prange = range
