@@ -547,6 +547,14 @@ def test_metrics():
         brier_skill_score([1, 0], [0.5, 0.5], 1.5)
 
 
+def test_brier_metrics_are_exported_from_the_package():
+    import sdmkit.forecast as fc
+
+    assert fc.brier_skill_score is brier_skill_score
+    assert fc.brier_decomposition is brier_decomposition
+    assert {"brier_skill_score", "brier_decomposition"} <= set(fc.__all__)
+
+
 def test_trend_model_uses_lag_columns_at_predict_time():
     hist = _line(range(2000, 2006), region="a")
     X = pd.DataFrame(

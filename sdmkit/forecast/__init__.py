@@ -96,7 +96,9 @@ _EXPORTS = {
         "oof_predict",
     ],
     "yield_metrics": [
+        "brier_decomposition",
         "brier_score",
+        "brier_skill_score",
         "nrmse",
         "plot_reliability",
         "r2",
