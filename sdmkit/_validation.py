@@ -15,6 +15,7 @@ fix it. Nothing is ever dropped silently.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "ValidationError",
     "ValidationWarning",
     "as_whole_numbers",
+    "check_lonlat",
     "check_panel",
     "check_points",
     "check_raster",
@@ -67,6 +69,112 @@ def as_whole_numbers(values: pd.Series, column: str, name: str, *,
 
 
 # --------------------------------------------------------------------------- points
+
+
+def check_lonlat(lonlat, name: str = "lonlat") -> None:
+    """Check an ``(n, 2)`` array or tensor of (lon, lat) in degrees; raise if bad.
+
+    The check every location encoder runs (:mod:`sdmkit.encoders` re-exports
+    it). A torch tensor is checked where it lives (one device sync); the
+    message is built on the CPU only when something is wrong. torch is not
+    imported here: a tensor can only exist once it has been.
+
+    Parameters
+    ----------
+    lonlat : numpy.ndarray or torch.Tensor
+        Coordinates, one row per point, columns (lon, lat) in degrees.
+    name : str
+        What to call the input in error messages.
+
+    Raises
+    ------
+    sdmkit._validation.ValidationError
+        Wrong shape or dtype, non-finite values, values beyond ±360 (projected
+        coordinates), lon outside [-180, 180] or lat outside [-90, 90] (the
+        message names the rows and says when the columns look swapped).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sdmkit._validation import check_lonlat
+    >>> check_lonlat(np.array([[13.4, 52.5]]))
+    >>> check_lonlat(np.array([[52.5, 13.4], [-33.9, 151.2]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sdmkit._validation.ValidationError: lonlat: latitude outside [-90, 90] in rows [1]; ...
+    """
+    torch = sys.modules.get("torch")
+    is_tensor = torch is not None and isinstance(lonlat, torch.Tensor)
+    if is_tensor:
+        if not lonlat.is_floating_point():
+            raise ValidationError(
+                f"{name}: expected a floating-point tensor (float32 or float64) of (lon, lat) "
+                f"in degrees; got {lonlat.dtype}. Convert with `.float()` or `.double()`."
+            )
+        x = lonlat.detach()
+    else:
+        x = np.asarray(lonlat)
+        if x.dtype.kind not in "fiu":
+            raise ValidationError(
+                f"{name}: expected real numbers (lon, lat) in degrees; got dtype {x.dtype}. "
+                f"Convert with np.asarray({name}, dtype=float) after cleaning the values."
+            )
+    if x.ndim != 2 or x.shape[1] != 2:
+        shape = tuple(x.shape)
+        hint = ""
+        if len(shape) == 2 and shape[0] == 2:
+            hint = f" It looks transposed: pass {name}.T."
+        elif shape == (2,):
+            hint = " For a single point pass [[lon, lat]]."
+        raise ValidationError(
+            f"{name}: expected shape (n, 2) with columns (lon, lat) in degrees; got shape "
+            f"{shape}.{hint}"
+        )
+    lon, lat = x[:, 0], x[:, 1]
+    # fast path (NaN fails both comparisons); on a device, one sync
+    if is_tensor:
+        if bool(((lon.abs() <= 180) & (lat.abs() <= 90)).all()):
+            return
+        x = x.cpu().double().numpy()
+    elif ((np.abs(lon) <= 180) & (np.abs(lat) <= 90)).all():
+        return
+    _raise_bad_lonlat_rows(np.asarray(x, dtype=np.float64), name)
+
+
+def _raise_bad_lonlat_rows(x: np.ndarray, name: str) -> None:
+    lon, lat = x[:, 0], x[:, 1]
+    nonfinite = np.flatnonzero(~np.isfinite(x).all(axis=1))
+    if nonfinite.size:
+        raise ValidationError(
+            f"{name}: NaN or infinite values (non-finite coordinates in rows "
+            f"{_show(nonfinite)}). Drop or fill those rows first; nothing is dropped silently."
+        )
+    projected = np.flatnonzero((np.abs(x) > 360).any(axis=1))
+    if projected.size:
+        values = _show([tuple(row) for row in x[projected].tolist()])
+        raise ValidationError(
+            f"{name}: rows {_show(projected)} hold values beyond ±360 ({values}), "
+            "which look like projected coordinates (e.g. metres), not degrees. Reproject "
+            "the points to EPSG:4326 and pass (lon, lat) in degrees."
+        )
+    bad_lat = np.flatnonzero(np.abs(lat) > 90)
+    if bad_lat.size:
+        hint = ""
+        if np.all(np.abs(lon) <= 90):
+            hint = (
+                " These look like (lat, lon) pairs (the columns look swapped): sdmkit expects "
+                f"(lon, lat) — swap the columns (e.g. `{name}[:, ::-1]`)."
+            )
+        raise ValidationError(
+            f"{name}: latitude outside [-90, 90] in rows {_show(bad_lat)}; latitude is column 1 "
+            f"and rows {_show(bad_lat)} have {_show(lat[bad_lat])}.{hint}"
+        )
+    bad_lon = np.flatnonzero(np.abs(lon) > 180)
+    if bad_lon.size:
+        raise ValidationError(
+            f"{name}: longitude outside [-180, 180] in rows {_show(bad_lon)} (values "
+            f"{_show(lon[bad_lon])}). Wrap them with `(lon + 180) % 360 - 180`."
+        )
 
 
 def points_from_xy(

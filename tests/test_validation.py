@@ -137,3 +137,23 @@ def test_check_panel_yearly():
     with pytest.raises(ValidationError, match="jumps after"):
         check_panel(p, freq="Y")
     assert len(check_panel(p, freq=None)) == 3
+
+
+def test_check_lonlat_lives_here_without_torch_and_is_re_exported():
+    import subprocess
+    import sys
+
+    from sdmkit._validation import check_lonlat
+
+    code = (
+        "import sys, numpy as np; from sdmkit._validation import check_lonlat; "
+        "check_lonlat(np.array([[13.4, 52.5]])); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    with pytest.raises(ValidationError, match=r"rows \[1\] .*projected coordinates"):
+        check_lonlat(np.array([[0.0, 0.0], [4.5e5, 5.2e6]]), name="xy")
+    with pytest.raises(ValidationError, match=r"xy: NaN or infinite .* rows \[0\]"):
+        check_lonlat(np.array([[np.nan, 0.0]]), name="xy")
+    positional = pytest.importorskip("sdmkit.encoders.positional")
+    assert positional.check_lonlat is check_lonlat

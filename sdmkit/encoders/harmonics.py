@@ -64,7 +64,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdmkit._validation import ValidationError, _show
+from sdmkit._validation import ValidationError, check_lonlat
 
 try:  # numba is what makes the CPU path fast; without it the torch recurrence is used
     import numba
@@ -114,61 +114,11 @@ def _check_convention(convention) -> str:
     return convention
 
 
-def _check_values(arr: np.ndarray, name: str = "lonlat") -> None:
-    """Raise :class:`ValidationError` for NaN/inf or out-of-range (lon, lat) rows."""
-    finite = np.isfinite(arr).all(axis=1)
-    if not finite.all():
-        rows = np.flatnonzero(~finite)
-        raise ValidationError(
-            f"{name} has NaN or infinite coordinates in rows {_show(rows)}. "
-            f"Drop or fill those rows first; nothing is dropped silently."
-        )
-    lon, lat = arr[:, 0], arr[:, 1]
-    bad_lat = np.flatnonzero((lat < -90) | (lat > 90))
-    if len(bad_lat):
-        hint = (
-            " The columns look swapped: sdmkit expects (lon, lat) order; pass lonlat[:, ::-1]."
-            if np.all(np.abs(lon) <= 90)
-            else ""
-        )
-        raise ValidationError(
-            f"{name}: latitude (column 1) must be in [-90, 90] degrees; rows {_show(bad_lat)} "
-            f"have {_show(lat[bad_lat])}.{hint}"
-        )
-    bad_lon = np.flatnonzero((lon < -180) | (lon > 180))
-    if len(bad_lon):
-        raise ValidationError(
-            f"{name}: longitude (column 0) must be in [-180, 180] degrees; rows "
-            f"{_show(bad_lon)} have {_show(lon[bad_lon])}. Wrap them with "
-            f"((lon + 180) % 360) - 180."
-        )
-
-
-def _shape_error(shape, name: str = "lonlat") -> ValidationError:
-    hint = ""
-    if len(shape) == 2 and shape[0] == 2:
-        hint = " It looks transposed: pass lonlat.T."
-    elif len(shape) == 1 and shape[0] == 2:
-        hint = " For a single point pass [[lon, lat]]."
-    return ValidationError(
-        f"{name} must have shape (n, 2) with columns (lon, lat) in degrees; got shape "
-        f"{tuple(shape)}.{hint}"
-    )
-
-
 def _as_lonlat_array(lonlat) -> np.ndarray:
     """Validated C-contiguous float64 copy/view of an (n, 2) lon/lat array in degrees."""
     arr = np.asarray(lonlat)
-    if arr.dtype.kind not in "fiu":
-        raise ValidationError(
-            f"lonlat must hold real numbers (degrees); got dtype {arr.dtype}. "
-            f"Convert it with np.asarray(lonlat, dtype=float) after cleaning the values."
-        )
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise _shape_error(arr.shape)
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    _check_values(arr)
-    return arr
+    check_lonlat(arr)
+    return np.ascontiguousarray(arr, dtype=np.float64)
 
 
 def _check_tensor(lonlat) -> torch.Tensor:
@@ -182,13 +132,7 @@ def _check_tensor(lonlat) -> torch.Tensor:
             f"lonlat must be a float32 or float64 tensor of (lon, lat) degrees; got "
             f"{lonlat.dtype}. Cast it with lonlat.float() or lonlat.double()."
         )
-    if lonlat.ndim != 2 or lonlat.shape[1] != 2:
-        raise _shape_error(tuple(lonlat.shape))
-    v = lonlat.detach()
-    lon, lat = v[:, 0], v[:, 1]
-    bad = ~torch.isfinite(v).all() | (lat.abs() > 90).any() | (lon.abs() > 180).any()
-    if bool(bad):  # one device sync; the detailed message is built on the CPU
-        _check_values(v.cpu().double().numpy())
+    check_lonlat(lonlat)
     return lonlat
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sdmkit._validation import ValidationError, _show
+from sdmkit._validation import ValidationError, check_lonlat
 
 from .harmonics import SphericalHarmonics, spherical_harmonics
 
@@ -70,98 +70,6 @@ _EE_A1, _EE_A2, _EE_A3, _EE_A4 = 1.340264, -0.081106, 0.000893, 0.003796
 # GeoCLIP divides the unit-sphere Equal Earth (x, y) by 180 / 66.50336, which maps
 # x to [-1, 1] (66.50336 = 180 / max|x|).
 _GEOCLIP_SCALE = 66.50336 / 180.0
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def check_lonlat(lonlat, name: str = "lonlat") -> None:
-    """Check an ``(n, 2)`` array or tensor of (lon, lat) in degrees; raise if bad.
-
-    Parameters
-    ----------
-    lonlat : numpy.ndarray or torch.Tensor
-        Coordinates, one row per point, columns (lon, lat) in degrees.
-    name : str
-        What to call the input in error messages.
-
-    Raises
-    ------
-    sdmkit._validation.ValidationError
-        Wrong shape or dtype, non-finite values, lon outside [-180, 180] or lat
-        outside [-90, 90] (the message names the rows and says when the columns
-        look swapped).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> check_lonlat(np.array([[13.4, 52.5]]))
-    >>> check_lonlat(np.array([[52.5, 13.4], [-33.9, 151.2]]))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    sdmkit._validation.ValidationError: lonlat: latitude outside [-90, 90] in rows [1] ...
-    """
-    if isinstance(lonlat, Tensor):
-        if not lonlat.is_floating_point():
-            raise ValidationError(
-                f"{name}: expected a floating-point tensor (float32 or float64) of (lon, lat) "
-                f"in degrees; got {lonlat.dtype}. Convert with `.float()` or `.double()`."
-            )
-        x = lonlat.detach()
-    else:
-        x = np.asarray(lonlat)
-        if x.dtype.kind not in "fiu":
-            raise ValidationError(
-                f"{name}: expected numbers (lon, lat) in degrees; got dtype {x.dtype}."
-            )
-    if x.ndim != 2 or x.shape[1] != 2:
-        raise ValidationError(
-            f"{name}: expected shape (n, 2) with columns (lon, lat) in degrees; got shape "
-            f"{tuple(x.shape)}. For a single point pass [[lon, lat]]."
-        )
-    if isinstance(x, Tensor):
-        lon, lat = x[:, 0], x[:, 1]
-        bad = ~torch.isfinite(x).all(dim=1) | (lon.abs() > 180) | (lat.abs() > 90)
-        if not bool(bad.any()):
-            return
-        x = x.cpu().double().numpy()
-    _raise_bad_rows(np.asarray(x, dtype=np.float64), name)
-
-
-def _raise_bad_rows(x: np.ndarray, name: str) -> None:
-    lon, lat = x[:, 0], x[:, 1]
-    nonfinite = np.flatnonzero(~np.isfinite(x).all(axis=1))
-    if nonfinite.size:
-        raise ValidationError(
-            f"{name}: missing or non-finite coordinates in rows {_show(nonfinite)}. "
-            "Drop or fill those rows before encoding."
-        )
-    projected = np.flatnonzero((np.abs(x) > 360).any(axis=1))
-    if projected.size:
-        values = _show([tuple(row) for row in x[projected].tolist()])
-        raise ValidationError(
-            f"{name}: rows {_show(projected)} hold values beyond ±360 ({values}), "
-            "which look like projected coordinates (e.g. metres), not degrees. Reproject "
-            "the points to EPSG:4326 and pass (lon, lat) in degrees."
-        )
-    bad_lat = np.flatnonzero(np.abs(lat) > 90)
-    if bad_lat.size:
-        hint = ""
-        if np.all(np.abs(lon) <= 90):
-            hint = (
-                " These look like (lat, lon) pairs: sdmkit expects (lon, lat) — swap the "
-                "columns (e.g. `lonlat[:, ::-1]`)."
-            )
-        raise ValidationError(
-            f"{name}: latitude outside [-90, 90] in rows {_show(bad_lat)} (values "
-            f"{_show(lat[bad_lat])}).{hint}"
-        )
-    bad_lon = np.flatnonzero(np.abs(lon) > 180)
-    if bad_lon.size:
-        raise ValidationError(
-            f"{name}: longitude outside [-180, 180] in rows {_show(bad_lon)} (values "
-            f"{_show(lon[bad_lon])}). Wrap them with `(lon + 180) % 360 - 180`."
-        )
 
 
 def _as_float_array(lonlat) -> np.ndarray:
