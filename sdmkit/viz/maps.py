@@ -124,6 +124,21 @@ def _colorbar_widget(cbar: dict):
     return ipywidgets.Image(value=buf.getvalue(), format="png")
 
 
+def _offline_map(south, west, north, east, zoom, basemap: bool, layers):
+    """An ipyleaflet Map centred on the box holding ``layers``; no tiles unless ``basemap``."""
+    import ipyleaflet
+
+    m = ipyleaflet.Map(
+        center=((south + north) / 2, (west + east) / 2), zoom=zoom or 3, scroll_wheel_zoom=True
+    )
+    if not basemap:
+        for layer in list(m.layers):
+            m.remove(layer)
+    for layer in layers:
+        m.add(layer)
+    return m
+
+
 def leaflet_map(
     raster=None,
     band=None,
@@ -195,14 +210,7 @@ def leaflet_map(
     north = max(b[0] for b in bounds)
     west = min(b[1] for b in bounds)
     east = max(b[1] for b in bounds)
-    m = ipyleaflet.Map(
-        center=((south + north) / 2, (west + east) / 2), zoom=zoom or 3, scroll_wheel_zoom=True
-    )
-    if not basemap:
-        for layer in list(m.layers):
-            m.remove(layer)
-    for layer in layers:
-        m.add(layer)
+    m = _offline_map(south, west, north, east, zoom, basemap, layers)
     for control in controls:
         m.add(control)
     if legend:
@@ -515,72 +523,33 @@ def choropleth_map(
     norm = _choropleth_norm(values, scale, vmin, vmax, center)
     label = label or (columns[0] if len(columns) == 1 else "value")
     has_nan = bool(np.isnan(values).any())
+    style = {
+        "cmap": cmap,
+        "norm": norm,
+        "nan_color": nan_color,
+        "line_color": line_color,
+        "line_width": line_width,
+    }
     if interactive:
-        return _choropleth_leaflet(
-            regions,
-            columns,
-            norm,
-            cmap,
-            label,
-            nan_color,
-            simplify,
-            opacity,
-            line_color,
-            line_width,
-            has_nan,
-            zoom,
-            basemap,
-        )
-    return _choropleth_static(
-        regions, columns, norm, cmap, label, title, nan_color, line_color, line_width, ax
-    )
+        layer_kw = {**style, "opacity": opacity, "simplify": simplify}
+        return _choropleth_leaflet(regions, columns, label, has_nan, zoom, basemap, **layer_kw)
+    return _choropleth_static(regions, columns, label, title, ax, **style)
 
 
-def _choropleth_leaflet(
-    regions,
-    columns,
-    norm,
-    cmap,
-    label,
-    nan_color,
-    simplify,
-    opacity,
-    line_color,
-    line_width,
-    has_nan,
-    zoom,
-    basemap,
-):
+def _choropleth_leaflet(regions, columns, label, has_nan, zoom, basemap, **layer_kw):
+    """One :func:`choropleth_layer` per column (``layer_kw``: its styling) on an offline map."""
     import ipyleaflet
 
     layers = []
     for c in columns:
-        layer, cbar = choropleth_layer(
-            regions,
-            c,
-            cmap=cmap,
-            norm=norm,
-            opacity=opacity,
-            line_color=line_color,
-            line_width=line_width,
-            nan_color=nan_color,
-            simplify=simplify,
-            name=c,
-            label=label,
-        )
+        layer, cbar = choropleth_layer(regions, c, name=c, label=label, **layer_kw)
         layers.append(layer)
     west, south, east, north = regions.to_crs("EPSG:4326").total_bounds
-    m = ipyleaflet.Map(
-        center=((south + north) / 2, (west + east) / 2), zoom=zoom or 3, scroll_wheel_zoom=True
-    )
-    if not basemap:
-        for layer in list(m.layers):
-            m.remove(layer)
-    for layer in layers:
-        m.add(layer)
+    m = _offline_map(south, west, north, east, zoom, basemap, layers)
     m.add(ipyleaflet.WidgetControl(widget=_colorbar_widget(cbar), position="bottomright"))
     if has_nan:
-        m.add(ipyleaflet.LegendControl({"no value": nan_color}, title="", position="topright"))
+        legend = {"no value": layer_kw["nan_color"]}
+        m.add(ipyleaflet.LegendControl(legend, title="", position="topright"))
     if len(layers) > 1 or basemap:
         m.add(ipyleaflet.LayersControl(position="topleft"))
     if zoom is None:
@@ -589,7 +558,7 @@ def _choropleth_leaflet(
 
 
 def _choropleth_static(
-    regions, columns, norm, cmap, label, title, nan_color, line_color, line_width, ax
+    regions, columns, label, title, ax, *, cmap, norm, nan_color, line_color, line_width
 ):
     import matplotlib
     import matplotlib.pyplot as plt
