@@ -140,7 +140,21 @@ def _codes_for(values, categories, name):
     return codes, unseen
 
 
-class _SDMClassifier(ClassifierMixin, BaseEstimator):
+class _BinaryTabularTags:
+    """scikit-learn tags of a binary classifier of tables (categorical and string columns).
+
+    A mixin: put it before ``ClassifierMixin`` and ``BaseEstimator`` in the bases.
+    """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+class _SDMClassifier(_BinaryTabularTags, ClassifierMixin, BaseEstimator):
     """Shared input handling: DataFrame/numpy X, categorical columns, binary y, weights.
 
     Subclasses implement ``_fit_encoded(Z, y01, weight)`` and
@@ -150,13 +164,6 @@ class _SDMClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _waived_checks: dict = {}
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        return tags
 
     # ------------------------------------------------------------------ encoding
     def _encode(self, X, *, reset: bool) -> np.ndarray:
@@ -956,7 +963,7 @@ class SplineGAM(_PenalisedLogistic):
 # =========================================================================== ensemble
 
 
-class Ensemble(ClassifierMixin, BaseEstimator):
+class Ensemble(_BinaryTabularTags, ClassifierMixin, BaseEstimator):
     """Weighted mean of the members' rank-normalised predictions (biomod2 / Valavi style).
 
     Each member is cloned and fitted on the same data. At prediction, each
@@ -1019,13 +1026,6 @@ class Ensemble(ClassifierMixin, BaseEstimator):
         self.weights = weights
         self.normalize = normalize
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        return tags
 
     def _checked_members(self):
         if not isinstance(self.members, (list, tuple)) or not self.members:

@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._validation import ValidationError, ValidationWarning
 from ..model_selection import SpatialBlockKFold
+from .models import _BinaryTabularTags
 
 __all__ = ["SpatialTuner", "presence_background_folds"]
 
@@ -142,7 +143,7 @@ def presence_background_folds(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class SpatialTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class SpatialTuner(_BinaryTabularTags, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Choose an SDM's settings by spatial block cross-validation on its training data.
 
     For every setting of ``param_grid`` the estimator (a clone) is fitted on
@@ -226,13 +227,6 @@ class SpatialTuner(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.block_size = block_size
         self.max_background = max_background
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        return tags
 
     @staticmethod
     def _rows(X, idx):
