@@ -23,6 +23,7 @@ season, and bins after the cut-off are never filled.
 
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 
@@ -153,21 +154,12 @@ class TrendEstimator:
         self.slope_prior = slope_prior
         self.causal = causal
 
+    #: Names of the ``__init__`` parameters (TrendModel passes them through).
+    _PARAMS = tuple(inspect.signature(__init__).parameters)[1:]
+
     def get_params(self) -> dict:
         """Parameters, as passed to ``__init__``."""
-        return {
-            k: getattr(self, k)
-            for k in (
-                "method",
-                "min_years",
-                "window",
-                "shrinkage",
-                "decay",
-                "level",
-                "slope_prior",
-                "causal",
-            )
-        }
+        return {k: getattr(self, k) for k in self._PARAMS}
 
     def fit(self, history: pd.DataFrame) -> TrendEstimator:
         """Store the yield history (``adm_id``, ``harvest_year``, ``yield``).

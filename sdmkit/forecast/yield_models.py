@@ -200,16 +200,7 @@ class TrendModel(RegressorMixin, BaseEstimator):
         self.history = history
 
     def _estimator(self) -> TrendEstimator:
-        return TrendEstimator(
-            self.method,
-            min_years=self.min_years,
-            window=self.window,
-            shrinkage=self.shrinkage,
-            decay=self.decay,
-            level=self.level,
-            slope_prior=self.slope_prior,
-            causal=self.causal,
-        )
+        return TrendEstimator(**{k: getattr(self, k) for k in TrendEstimator._PARAMS})
 
     def fit(self, X, y):
         """Store the yield history. Returns self."""
