@@ -178,6 +178,18 @@ def test_scores_match_scoring_module_and_hand_values():
     assert np.isfinite(s["log_score"]).all()
 
 
+def test_scores_and_conformal_join_observed_cases_from_a_panel():
+    fc = _quantile_frame(seed=1)
+    keys = fc[["location", "date"]].drop_duplicates()
+    panel = keys.assign(cases=np.arange(len(keys)) % 7 * 10.0)
+    joined = fc.merge(panel.rename(columns={"cases": "observed"}), on=["location", "date"])
+    pd.testing.assert_frame_equal(score_forecasts(fc, panel), score_forecasts(joined))
+    assert fit_conformal(fc, panel) == fit_conformal(joined)
+    for f in (score_forecasts, fit_conformal):
+        with pytest.raises(ValidationError, match=f"{f.__name__}: .*no 'observed'.*panel="):
+            f(fc)
+
+
 def test_crps_and_log_score_from_quantiles():
     taus = np.array(QUANTILES)
     point = np.full((2, len(taus)), 10.0)  # a point mass: CRPS = |y - x|

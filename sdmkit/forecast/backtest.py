@@ -333,6 +333,18 @@ def attach_observed(
     return fc.merge(obs, on=["location", "date"], how="left", validate="many_to_one")
 
 
+def _with_observed(fc: pd.DataFrame, panel: pd.DataFrame | None, who: str) -> pd.DataFrame:
+    """``fc`` itself when it has ``observed``, else with ``panel``'s cases joined."""
+    if "observed" in fc.columns:
+        return fc
+    if panel is None:
+        raise ValidationError(
+            f"{who}: the forecasts have no 'observed' column; pass panel=… to join the "
+            f"observed cases (or add the column with attach_observed)."
+        )
+    return attach_observed(fc, panel)
+
+
 # --------------------------------------------------------------------------- conversion
 
 
@@ -475,12 +487,7 @@ def score_forecasts(
     (2.0, True)
     """
     _check_forecasts(fc)
-    if "observed" not in fc.columns:
-        if panel is None:
-            raise ValidationError(
-                "forecasts have no 'observed' column; pass panel=… to join cases."
-            )
-        fc = attach_observed(fc, panel)
+    fc = _with_observed(fc, panel, "score_forecasts")
     wide = to_interval_frame(fc, levels)
     n_un = int(wide["observed"].isna().sum())
     keep = wide["observed"].notna().to_numpy()
@@ -758,10 +765,7 @@ def fit_conformal(
     _check_forecasts(fc)
     if method not in ("median", "interval", "quantile"):
         raise ValueError(f"method must be 'median', 'interval' or 'quantile', got {method!r}.")
-    if "observed" not in fc.columns:
-        if panel is None:
-            raise ValidationError("forecasts have no 'observed' column; pass panel=….")
-        fc = attach_observed(fc, panel)
+    fc = _with_observed(fc, panel, "fit_conformal")
     g = _scale(scale)[0]
     fc = fc[fc["observed"].notna() & fc["value"].notna()]
     if fc.empty:
