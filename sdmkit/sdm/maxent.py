@@ -480,9 +480,12 @@ class MaxentModel(ClassifierMixin, BaseEstimator):
         """
         return np.exp(self.predict_link(X))
 
+    def _shifted_link(self, X):
+        """``entropy_ + link``: the cloglog exponent and the logistic log-odds."""
+        return self.predict_link(X) + self.entropy_  # predict_link checks the fit first
+
     def _suitability(self, X):
-        link = self.predict_link(X)
-        z = self.entropy_ + link
+        z = self._shifted_link(X)
         if self.output == "cloglog":
             return -np.expm1(-np.exp(z))
         return expit(z)
@@ -517,8 +520,7 @@ class MaxentModel(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        link = self.predict_link(X)
-        z = self.entropy_ + link
+        z = self._shifted_link(X)
         if self.output == "logistic":
             return z
         with np.errstate(over="ignore"):
