@@ -64,6 +64,30 @@ def block_ids(x, y, block_size: float, origin: tuple[float, float] | None = None
     return ids.ravel()
 
 
+def _coords_of(X, groups, who: str) -> np.ndarray:
+    """(n, 2) coordinates from ``groups`` or from the point geometry of a GeoDataFrame ``X``."""
+    if groups is None:
+        geom = getattr(X, "geometry", None)
+        if geom is None:
+            raise ValidationError(
+                f"{who} needs coordinates: pass groups=<(n, 2) array of x, y> or a GeoDataFrame "
+                f"as X."
+            )
+        xy = np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
+    else:
+        xy = np.asarray(groups, dtype=float)
+        if xy.ndim != 2 or xy.shape[1] != 2:
+            raise ValidationError(
+                f"groups must be an (n, 2) array of (x, y) coordinates, got shape {xy.shape}."
+            )
+    bad = np.flatnonzero(~np.isfinite(xy).all(axis=1))
+    if bad.size:
+        raise ValidationError(
+            f"{who}: coordinates of rows {_show(bad)} are NaN or infinite. Drop or fix them."
+        )
+    return xy
+
+
 class SpatialBlockKFold(BaseCrossValidator):
     """K-fold cross-validation over square spatial blocks.
 
@@ -118,26 +142,10 @@ class SpatialBlockKFold(BaseCrossValidator):
     def get_n_splits(self, X=None, y=None, groups=None):
         return self.n_splits
 
-    def _coords(self, X, groups):
-        if groups is None:
-            geom = getattr(X, "geometry", None)
-            if geom is None:
-                raise ValidationError(
-                    "SpatialBlockKFold needs coordinates: pass groups=<(n, 2) array of x, y> "
-                    "or a GeoDataFrame as X."
-                )
-            return np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
-        xy = np.asarray(groups, dtype=float)
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise ValidationError(
-                f"groups must be an (n, 2) array of (x, y) coordinates, got shape {xy.shape}."
-            )
-        return xy
-
     def _iter_test_indices(self, X=None, y=None, groups=None):
         if self.balance not in ("points", "positives"):
             raise ValueError(f"balance must be 'points' or 'positives', got {self.balance!r}.")
-        xy = self._coords(X, groups)
+        xy = _coords_of(X, groups, "SpatialBlockKFold")
         ids = block_ids(xy[:, 0], xy[:, 1], self.block_size)
         blocks, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
@@ -185,30 +193,6 @@ class SpatialBlockKFold(BaseCrossValidator):
 
 
 # --------------------------------------------------------------------------- more splitters
-
-
-def _coords_of(X, groups, who: str) -> np.ndarray:
-    """(n, 2) coordinates from ``groups`` or from the point geometry of a GeoDataFrame ``X``."""
-    if groups is None:
-        geom = getattr(X, "geometry", None)
-        if geom is None:
-            raise ValidationError(
-                f"{who} needs coordinates: pass groups=<(n, 2) array of x, y> or a GeoDataFrame "
-                f"as X."
-            )
-        xy = np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
-    else:
-        xy = np.asarray(groups, dtype=float)
-        if xy.ndim != 2 or xy.shape[1] != 2:
-            raise ValidationError(
-                f"groups must be an (n, 2) array of (x, y) coordinates, got shape {xy.shape}."
-            )
-    bad = np.flatnonzero(~np.isfinite(xy).all(axis=1))
-    if bad.size:
-        raise ValidationError(
-            f"{who}: coordinates of rows {_show(bad)} are NaN or infinite. Drop or fix them."
-        )
-    return xy
 
 
 class CheckerboardSplit(BaseCrossValidator):

@@ -51,6 +51,13 @@ def test_too_few_blocks_is_an_error_not_an_empty_fold():
         list(SpatialBlockKFold(2, 1.0).split(xy))
 
 
+def test_nan_coordinates_are_an_error_not_a_block():
+    xy = np.random.default_rng(0).uniform(0, 10, size=(50, 2))
+    xy[[3, 7], 1] = [np.nan, np.inf]
+    with pytest.raises(ValidationError, match=r"SpatialBlockKFold: coordinates of rows \[3, 7\]"):
+        list(SpatialBlockKFold(2, 2.0).split(xy, groups=xy))
+
+
 def test_spatial_cv_is_harder_than_random_cv_for_a_location_memoriser():
     # target = smooth field + noise; a 1-NN on coordinates memorises location
     from sklearn.neighbors import KNeighborsRegressor
