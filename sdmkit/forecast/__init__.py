@@ -40,7 +40,12 @@ _EXPORTS = {
         "fit_nb2",
     ],
     "gbm": ["CalibratedBlend", "LightGBMQuantileForecaster"],
-    "seasonal": ["SeasonalLevelForecaster", "mixture_normal_quantiles"],
+    "seasonal": [
+        "LinearPoolForecaster",
+        "SeasonalLevelForecaster",
+        "linear_pool_quantiles",
+        "mixture_normal_quantiles",
+    ],
     "backtest": [
         "LEVELS",
         "apply_conformal",
