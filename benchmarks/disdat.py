@@ -21,7 +21,15 @@ which, and is copied into the JSON. Modes:
 * ``--select-brt`` — the training-data study that chose ``BoostedTrees``'
   defaults (spatial CV AUC of presences vs held-out background, pooled over
   species); its table is stored under ``brt_default_selection`` in the JSON and
+  kept when the benchmark is rerun;
+* ``--select-ensemble`` — the training-data study that chose ``ensemble_cv``'s
+  rule and members (spatial CV of every member, DeepMaxent included, on
+  presences vs held-out background); stored under ``ensemble_selection`` and
   kept when the benchmark is rerun.
+
+Multi-species models (DeepMaxent) are fitted once per region (random track) or
+region × group (target-group track); their per-species test predictions are
+scored and ensembled like the single-species models'.
 """
 
 from __future__ import annotations
@@ -39,7 +47,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread per worker; workers 
 import numpy as np
 
 OUT = Path(__file__).with_name("results") / "disdat.json"
-HEADLINE_MODEL = "ensemble"  # declared before any test result was seen
+# Declared before any test result was seen: the ensemble whose rule and members were chosen
+# by spatial CV inside the training data (--select-ensemble, ENSEMBLES_CV). Until
+# 2026-11-28 the headline was "ensemble" (Valavi et al.'s members, rank mean).
+HEADLINE_MODEL = "ensemble_cv"
 
 # ---------------------------------------------------------------------------- settings
 
@@ -102,8 +113,69 @@ TUNING = {
         "fixed from the literature (Valavi et al. 2022's ensemble members): mean of "
         "the rank-normalised test predictions of maxent, rf_down, brt and gam"
     ),
+    "deepmaxent": (
+        "fixed a priori from Ryckewaert et al. 2024 (arXiv 2412.19217) and their NCEAS "
+        "code (github.com/RYCKEWAERT/deepmaxent, main_for_NCEAS.py): shared trunk of width "
+        "250 (here Linear -> ReLU -> 1 residual block of 2 layers; theirs: an MLP with 2 "
+        "hidden layers), per-species linear head, normalised Poisson loss summed over "
+        "records (species weighted by their record counts, as theirs), Adam lr 2e-4, no weight decay, "
+        "batches of 250 sites, 100 epochs, standardised covariates (categorical ones "
+        "one-hot), last epoch kept (theirs: lowest training loss). Sites = distinct "
+        "record locations with per-species counts (their raster cells with >= 1 record). "
+        "One model per region on the random track: sites = the 10k random background + "
+        "every record site, species s's domain = background + its own record sites (no "
+        "other species' presences, so no target-group information). One model per region "
+        "x biological group on the target-group track: sites = the group's record sites, "
+        "every one in every species' domain (their TGB setting). Output: Maxent's "
+        "cloglog over the domain (1 - exp(-exp(log density + entropy))). Nothing tuned"
+    ),
+    "ensemble_cv": (
+        "rule and members chosen per track by spatial block CV inside the training data "
+        "(--select-ensemble, table under ensemble_selection): rules {mean of ranks, mean of "
+        "the members' 0-1 outputs, mean of per-member z-scores over the scored sites} x "
+        "member sets that include deepmaxent; highest mean held-out AUC of presences vs "
+        "background, ties within 0.001 broken by the point-biserial COR"
+    ),
+}
+MULTI_MODELS = ("deepmaxent",)
+#: Candidates of the ensemble study (--select-ensemble): rules x member sets, all with
+#: deepmaxent; chosen per track by mean held-out CV AUC, ties (within auc_tie) by COR.
+ENSEMBLE_STUDY = {
+    "rules": ["rank", "prob", "z"],
+    "member_sets": [
+        ["maxent", "deepmaxent"],
+        ["rf_down", "deepmaxent"],
+        ["maxent", "rf_down", "deepmaxent"],
+        ["maxent", "brt", "gam", "deepmaxent"],
+        ["maxent", "rf_down", "brt", "gam", "deepmaxent"],
+    ],
+    "n_splits": 3,
+    "every": 2,
+    "auc_tie": 0.001,
+    "species": "every second species of each region (sorted ids), both tracks",
+}
+STUDY_MEMBERS = ["maxent", "rf_down", "brt", "gam", "deepmaxent"]
+#: What --select-ensemble chose (copied from ensemble_selection.chosen in the JSON;
+#: main() refuses to run if they differ).
+ENSEMBLES_CV = {
+    "ensemble_cv": {
+        "by_track": {
+            "random": {"members": ["maxent", "rf_down", "brt", "gam", "deepmaxent"], "rule": "z"},
+            "target_group": {"members": ["rf_down", "deepmaxent"], "rule": "rank"},
+        }
+    }
 }
 ENSEMBLES = {"ensemble": ["maxent", "rf_down", "brt", "gam"]}
+
+
+def multi_model_factories() -> dict:
+    """Multi-species models: fitted once per region (random) / region x group (target group)."""
+    from sdmkit.sdm.neural import DeepMaxent
+
+    def deepmaxent():
+        return DeepMaxent(random_state=0, device="cpu", progress=False)
+
+    return {"deepmaxent": deepmaxent}
 
 
 def model_factories() -> dict:
@@ -239,6 +311,189 @@ def select_brt(n_jobs: int) -> dict:
             "learning_rate": BRT_STUDY["learning_rate"],
             **BRT_STUDY["fixed"],
         },
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "parent_cpu_seconds": round(time.process_time() - c0, 1),
+        "load_average_at_start": [round(v, 2) for v in load0],
+        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+# ---------------------------------------------------------------------------- ensemble study
+
+
+def _cv_region_jobs(region: str) -> list[dict]:
+    """The (track, fold) jobs of one region for the ensemble study (folds shared by tracks)."""
+    import pandas as pd
+
+    from sdmkit.datasets import load_disdat
+    from sdmkit.sdm.benchmark import disdat_tasks
+    from sdmkit.sdm.tuning import presence_background_folds
+
+    data = load_disdat(region)
+    po = pd.DataFrame(data.train_po.drop(columns="geometry")).reset_index(drop=True)
+    bg = pd.DataFrame(data.train_bg.drop(columns="geometry")).reset_index(drop=True)
+    xy = np.vstack([po[["x", "y"]].to_numpy(float), bg[["x", "y"]].to_numpy(float)])
+    is_po = np.r_[np.ones(len(po), int), np.zeros(len(bg), int)]
+    k = ENSEMBLE_STUDY["n_splits"]
+    folds, _ = presence_background_folds(xy, is_po, n_splits=k, random_state=0)
+    fold = np.empty(len(xy), int)
+    for i, (_, test) in enumerate(folds):
+        fold[test] = i
+    po = po.assign(_fold=fold[: len(po)])
+    bg = bg.assign(_fold=fold[len(po) :])
+    chosen = set(sorted(data.species)[:: ENSEMBLE_STUDY["every"]])
+    jobs = []
+    for track in ("random", "target_group"):
+        tasks = list(disdat_tasks(data, track))
+        for i in range(k):
+            jobs.append(
+                {
+                    "region": region,
+                    "track": track,
+                    "fold": i,
+                    "features": tasks[0].features,
+                    "groups": {t.species: t.group for t in tasks},
+                    "chosen": sorted(chosen),
+                    "po": po,
+                    "bg": bg if track == "random" else None,
+                }
+            )
+    return jobs
+
+
+def _cv_job(job) -> list[dict]:
+    """Fit every member on the training folds of one (region, track, fold); score held-out."""
+    import warnings
+
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
+
+    from sdmkit import ValidationError
+    from sdmkit.sdm.benchmark import _cor, _fit_predict, ensemble_score, fit_unit, make_unit
+
+    po, bg, i, feats = job["po"], job["bg"], job["fold"], job["features"]
+    groups, track = job["groups"], job["track"]
+    train_po, held_po = po[po["_fold"] != i], po[po["_fold"] == i]
+    # held-out evaluation rows of each species: its held-out presences + held-out background
+    heldout, train_bg = {}, {}
+    for sp, g in groups.items():
+        if track == "random":
+            hb, tb = bg[bg["_fold"] == i], bg[bg["_fold"] != i]
+        else:
+            hb = held_po[(held_po["group"] == g) & (held_po["spid"] != sp)]
+            tb = train_po[(train_po["group"] == g) & (train_po["spid"] != sp)]
+        hp = held_po[held_po["spid"] == sp]
+        if len(hp) and len(hb) and (train_po["spid"] == sp).sum() >= 5 and len(tb):
+            heldout[sp] = pd.concat([hp, hb], ignore_index=True).assign(
+                _occ=np.r_[np.ones(len(hp), int), np.zeros(len(hb), int)]
+            )
+            train_bg[sp] = tb
+    preds = {sp: {} for sp in heldout}
+    factories = {**model_factories(), **multi_model_factories()}
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore")
+        # the multi-species member: one fit per unit on the training folds
+        units = []
+        species = [s for s in groups if (train_po["spid"] == s).sum() > 0]
+        if track == "random":
+            tb = bg[bg["_fold"] != i]
+            units.append((species, train_po, tb))
+        else:
+            for g in sorted(set(groups.values())):
+                units.append(
+                    ([s for s in species if groups[s] == g], train_po[train_po["group"] == g], None)
+                )
+        for sp_list, unit_po, unit_bg in units:
+            tests = {s: heldout[s] for s in sp_list if s in heldout}
+            if not sp_list or not tests:
+                continue
+            unit = make_unit(job["region"], track, None, sp_list, feats, unit_po, unit_bg, tests)
+            for name in MULTI_MODELS:
+                scores, _, _ = fit_unit(unit, factories[name])
+                for s, v in scores.items():
+                    preds[s][name] = v
+        for sp in [s for s in heldout if s in job["chosen"]]:
+            for name in STUDY_MEMBERS:
+                if name in MULTI_MODELS:
+                    continue
+                try:
+                    preds[sp][name], _, _ = _fit_predict(
+                        factories[name](),
+                        train_po[train_po["spid"] == sp],
+                        train_bg[sp],
+                        heldout[sp],
+                        feats,
+                        None,
+                    )
+                except ValidationError:
+                    pass
+    rows = []
+    for sp in [s for s in heldout if s in job["chosen"]]:
+        if not set(STUDY_MEMBERS) <= set(preds[sp]):
+            continue  # a member could not be fitted: the species-fold is left out for all
+        y = heldout[sp]["_occ"].to_numpy()
+        base = {"region": job["region"], "track": track, "species": sp, "fold": i}
+        for name in STUDY_MEMBERS:
+            p = preds[sp][name]
+            rows.append({**base, "candidate": name, "auc": roc_auc_score(y, p), "cor": _cor(y, p)})
+        for members in ENSEMBLE_STUDY["member_sets"]:
+            for rule in ENSEMBLE_STUDY["rules"]:
+                q = ensemble_score([preds[sp][m] for m in members], rule)
+                rows.append(
+                    {
+                        **base,
+                        "candidate": f"{rule}:{'+'.join(members)}",
+                        "auc": roc_auc_score(y, q),
+                        "cor": _cor(y, q),
+                    }
+                )
+    return rows
+
+
+def select_ensemble(n_jobs: int) -> dict:
+    """Training-data-only choice of the ensemble rule and members (see ENSEMBLE_STUDY)."""
+    import pandas as pd
+    from joblib import Parallel, delayed
+
+    from sdmkit.datasets import DISDAT_REGIONS
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    load0 = os.getloadavg()
+    jobs = [j for r in DISDAT_REGIONS for j in _cv_region_jobs(r)]
+    jobs.sort(key=lambda j: -len(j["po"]) - (0 if j["bg"] is None else len(j["bg"])))
+    parts = Parallel(n_jobs=n_jobs)(delayed(_cv_job)(j) for j in jobs)
+    table = pd.DataFrame([r for p in parts for r in p])
+    # mean over folds per species, then over species
+    per_species = table.groupby(["track", "species", "candidate"])[["auc", "cor"]].mean()
+    mean = per_species.groupby(["track", "candidate"]).mean()
+    chosen, study = {}, {}
+    for track, m in mean.groupby(level="track"):
+        m = m.droplevel("track")
+        study[track] = {
+            c: {"cv_auc": round(float(r["auc"]), 4), "cv_cor": round(float(r["cor"]), 4)}
+            for c, r in m.sort_values("auc", ascending=False).iterrows()
+        }
+        cands = m[m.index.str.contains(":")]
+        tied = cands[cands["auc"] >= cands["auc"].max() - ENSEMBLE_STUDY["auc_tie"]]
+        best = tied["cor"].idxmax()
+        rule, members = best.split(":")
+        chosen[track] = {"members": members.split("+"), "rule": rule}
+    n = table.groupby("track")["species"].nunique().to_dict()
+    return {
+        "method": "spatial block CV inside the training data: per region, square blocks "
+        "(presence_background_folds, automatic size = longer side of the bounding box / 6) "
+        "of the presence-only records and random background dealt to "
+        f"{ENSEMBLE_STUDY['n_splits']} folds balanced on presences, the same folds on both "
+        "tracks; every member (DeepMaxent: one fit per unit on the training folds) fitted "
+        "on the training folds; held-out presences of the species vs held-out background "
+        "of its track (random background points / other species' records of its group); "
+        "score = AUC (tie-break: point-biserial COR), mean over folds per species, then "
+        "over species",
+        "grid": ENSEMBLE_STUDY,
+        "n_species": n,
+        "candidates": study,
+        "chosen": chosen,
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "parent_cpu_seconds": round(time.process_time() - c0, 1),
         "load_average_at_start": [round(v, 2) for v in load0],
@@ -417,6 +672,11 @@ def main(argv=None) -> dict:
         action="store_true",
         help="run only the training-data study of BoostedTrees' defaults",
     )
+    parser.add_argument(
+        "--select-ensemble",
+        action="store_true",
+        help="run only the training-data study that chooses the ensemble_cv rule and members",
+    )
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -430,6 +690,14 @@ def main(argv=None) -> dict:
         print(json.dumps({k: sel[k] for k in ("cv_auc_mean", "chosen", "wall_seconds")}, indent=1))
         return previous
 
+    if args.select_ensemble:
+        previous["ensemble_selection"] = select_ensemble(args.n_jobs)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(previous, indent=2) + "\n")
+        sel = previous["ensemble_selection"]
+        print(json.dumps({k: sel[k] for k in ("candidates", "chosen", "wall_seconds")}, indent=1))
+        return previous
+
     if args.elapid_only:
         side = elapid_side_by_side()
         previous["elapid_side_by_side"] = side
@@ -441,17 +709,34 @@ def main(argv=None) -> dict:
         print(json.dumps({k: v for k, v in side.items() if k != "species"}, indent=1))
         return previous
 
+    from sdmkit.sdm.benchmark import _ensemble_spec
+
+    chosen = previous.get("ensemble_selection", {}).get("chosen")
+    if chosen is not None and chosen != ENSEMBLES_CV["ensemble_cv"]["by_track"]:
+        raise SystemExit(
+            f"ENSEMBLES_CV {ENSEMBLES_CV['ensemble_cv']['by_track']} differs from the study's "
+            f"choice in {out} ({chosen}); copy ensemble_selection.chosen into ENSEMBLES_CV."
+        )
     factories = model_factories()
-    ensembles = ENSEMBLES
+    multi = multi_model_factories()
+    ensembles = {**ENSEMBLES, **ENSEMBLES_CV}
     if args.models:
         factories = {k: v for k, v in factories.items() if k in args.models}
+        multi = {k: v for k, v in multi.items() if k in args.models}
         ensembles = {
-            k: v for k, v in ENSEMBLES.items() if k in args.models and set(v) <= set(factories)
+            k: v
+            for k, v in ensembles.items()
+            if k in args.models and set(_ensemble_spec(v)[0]) <= set(factories) | set(multi)
         }
     load0 = os.getloadavg()
     t0, c0 = time.perf_counter(), time.process_time()
     table = run_disdat(
-        factories, regions=args.regions, ensembles=ensembles, n_jobs=args.n_jobs, progress=False
+        factories,
+        regions=args.regions,
+        ensembles=ensembles,
+        multi_models=multi,
+        n_jobs=args.n_jobs,
+        progress=False,
     )
     wall = time.perf_counter() - t0
     parent_cpu = time.process_time() - c0
@@ -486,6 +771,7 @@ def main(argv=None) -> dict:
                 k: v
                 for k, v in TUNING.items()
                 if k in factories
+                or k in multi
                 or k in ensembles
                 or k in ("covariates", "target_group_background")
             },
@@ -493,7 +779,9 @@ def main(argv=None) -> dict:
             "Disclosure: in an earlier session BoostedTrees' defaults were "
             "changed after a worker glimpsed 12 NSW test AUCs; they were "
             "re-chosen here by spatial CV on training data only "
-            "(brt_default_selection).",
+            "(brt_default_selection). DeepMaxent's settings were fixed a priori from its "
+            "paper and code; ensemble_cv's rule and members were chosen by spatial CV on "
+            "training data only (ensemble_selection) before this run.",
             "timing": {
                 "wall_seconds": round(wall, 1),
                 "cpu_seconds_all_tasks": round(cpu, 1),
@@ -527,8 +815,9 @@ def main(argv=None) -> dict:
             },
         }
     )
-    if "brt_default_selection" in previous:
-        result["brt_default_selection"] = previous["brt_default_selection"]
+    for key in ("brt_default_selection", "ensemble_selection"):
+        if key in previous:
+            result[key] = previous[key]
     if args.elapid:
         side = elapid_side_by_side()
         result["elapid_side_by_side"] = side

@@ -12,7 +12,7 @@ _EXPORTS = {
     "maxent": ["MaxentModel"],
     "features": ["MaxentFeatures"],
     "models": ["DownsampledRandomForest", "BoostedTrees", "GLM", "SplineGAM", "Ensemble"],
-    "neural": ["MultiSpeciesSDM"],
+    "neural": ["MultiSpeciesSDM", "DeepMaxent"],
     "background": [
         "sample_background",
         "target_group_background",

@@ -40,13 +40,21 @@ import pandas as pd
 from .._validation import ValidationError
 
 __all__ = [
+    "ENSEMBLE_RULES",
     "VALAVI_COVARIATES",
+    "MultiSpeciesUnit",
     "SpeciesTask",
     "disdat_tasks",
+    "disdat_units",
+    "ensemble_score",
     "evaluate_po_pa",
+    "fit_unit",
     "run_disdat",
     "summarize",
 ]
+
+#: How an ensemble combines its members' predictions (see :func:`ensemble_score`).
+ENSEMBLE_RULES = ("rank", "prob", "z")
 
 TRACKS = ("random", "target_group")
 
@@ -262,16 +270,274 @@ def disdat_tasks(data, track: str = "random", covariates: str = "valavi") -> Ite
         )
 
 
+def ensemble_score(predictions, rule: str = "rank") -> np.ndarray:
+    """Combine members' predictions at the same sites into one ensemble score.
+
+    Parameters
+    ----------
+    predictions : sequence of array-like (n,)
+        Each member's prediction at the n sites (``predict_proba[:, 1]``, a
+        0–1 scale for every sdmkit model).
+    rule : {"rank", "prob", "z"}
+        ``"rank"``: mean of the rank-normalised predictions (rank / n), as
+        :class:`~sdmkit.sdm.models.Ensemble` with ``normalize="rank"``;
+        ``"prob"``: mean of the predictions themselves (their common 0–1
+        scale); ``"z"``: mean of the predictions standardised to mean 0 and
+        sd 1 over the n sites (a constant prediction contributes 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) scores.
+
+    Examples
+    --------
+    >>> from sdmkit.sdm.benchmark import ensemble_score
+    >>> ensemble_score([[0.1, 0.9, 0.5], [0.2, 0.3, 0.4]], "prob").round(2).tolist()
+    [0.15, 0.6, 0.45]
+    >>> ensemble_score([[0.1, 0.9, 0.5], [0.2, 0.3, 0.4]], "rank").round(2).tolist()
+    [0.33, 0.83, 0.83]
+    """
+    from scipy.stats import rankdata
+
+    P = np.asarray([np.asarray(p, dtype=float) for p in predictions])
+    if P.ndim != 2 or P.shape[0] == 0:
+        raise ValueError(
+            f"predictions must be a non-empty list of equal-length 1-d arrays; got shape {P.shape}."
+        )
+    if rule == "rank":
+        return np.mean([rankdata(p) / P.shape[1] for p in P], axis=0)
+    if rule == "prob":
+        return P.mean(0)
+    if rule == "z":
+        sd = P.std(1, keepdims=True)
+        Z = np.divide(P - P.mean(1, keepdims=True), sd, out=np.zeros_like(P), where=sd > 0)
+        return Z.mean(0)
+    raise ValueError(f"rule must be one of {ENSEMBLE_RULES}; got {rule!r}.")
+
+
+def _ensemble_spec(spec, track: str | None = None) -> tuple[list, str]:
+    """(members, rule) of an ensemble given as a list (rank mean) or a dict.
+
+    A dict is ``{"members": [...], "rule": r}`` or ``{"by_track": {track:
+    {"members": ..., "rule": ...}}}`` (one rule per track; with ``track=None``
+    the union of the members of every track).
+    """
+    if isinstance(spec, dict) and "by_track" in spec:
+        if track is None:
+            members = [m for t in spec["by_track"].values() for m in t["members"]]
+            return list(dict.fromkeys(members)), "rank"
+        return _ensemble_spec(spec["by_track"][track])
+    if isinstance(spec, dict):
+        return list(spec["members"]), spec.get("rule", "rank")
+    return list(spec), "rank"
+
+
+@dataclass
+class MultiSpeciesUnit:
+    """The sites, record counts and domains one multi-species model is fitted on.
+
+    ``sites`` holds one row per distinct presence location (records at the same
+    x, y pooled into counts, as DeepMaxent's grid cells) and, on the
+    ``random`` track, one row per background point; ``counts`` is sites ×
+    species; ``domain`` (None: every site) marks each species' domain;
+    ``tests`` maps each species to its presence–absence sites. ``X`` and
+    ``X_tests`` are the design matrices (categorical covariates one-hot encoded
+    over the unit's sites and test sites together).
+    """
+
+    region: str
+    track: str
+    group: str | None
+    species: list
+    features: list
+    sites: pd.DataFrame
+    counts: np.ndarray
+    domain: np.ndarray | None
+    tests: dict
+    X: pd.DataFrame
+    X_tests: dict
+
+
+def _one_hot(frames: list, features) -> list:
+    """Design matrices of several frames, categorical columns one-hot over all of them."""
+    X = pd.concat([_xy(f, features) for f in frames], ignore_index=True)
+    cat = [
+        c
+        for c in features
+        if not pd.api.types.is_numeric_dtype(X[c]) or isinstance(X[c].dtype, pd.CategoricalDtype)
+    ]
+    if cat:
+        X = pd.get_dummies(X.astype({c: str for c in cat}), columns=cat, dtype=float)
+    X = X.astype(float)
+    out, start = [], 0
+    for f in frames:
+        out.append(X.iloc[start : start + len(f)].reset_index(drop=True))
+        start += len(f)
+    return out
+
+
+def _pool_sites(po: pd.DataFrame, species: list, features) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per distinct (x, y) of the records, with a sites × species count matrix."""
+    key = po["x"].astype(str) + "_" + po["y"].astype(str)
+    codes, uniq = pd.factorize(key)
+    first = np.unique(codes, return_index=True)[1]
+    sites = po.iloc[first][["x", "y", *features]].reset_index(drop=True)
+    col = pd.Index(species).get_indexer(po["spid"])
+    counts = np.zeros((len(uniq), len(species)), dtype=np.float32)
+    np.add.at(counts, (codes[col >= 0], col[col >= 0]), 1.0)
+    return sites, counts
+
+
+def make_unit(region, track, group, species, features, po, background, tests) -> MultiSpeciesUnit:
+    """Build a :class:`MultiSpeciesUnit` from records ``po`` (columns spid, x, y, features).
+
+    ``background`` (random track) adds one site per row to every species'
+    domain; each species' domain also holds its own presence sites, never
+    another species' (None: target-group track, every site in every domain).
+    """
+    sites, counts = _pool_sites(po, species, features)
+    domain = None
+    if background is not None:
+        bg = background[["x", "y", *features]].reset_index(drop=True)
+        domain = np.vstack([np.ones((len(bg), len(species)), bool), counts > 0])
+        counts = np.vstack([np.zeros((len(bg), len(species)), np.float32), counts])
+        sites = pd.concat([bg, sites], ignore_index=True)
+    keys = list(tests)
+    designs = _one_hot([sites, *(tests[k] for k in keys)], features)
+    return MultiSpeciesUnit(
+        region=region,
+        track=track,
+        group=group,
+        species=list(species),
+        features=list(features),
+        sites=sites,
+        counts=counts,
+        domain=domain,
+        tests=tests,
+        X=designs[0],
+        X_tests=dict(zip(keys, designs[1:])),
+    )
+
+
+def disdat_units(data, track: str = "random", covariates: str = "valavi") -> list:
+    """The :class:`MultiSpeciesUnit` s of a loaded disdat region for one track.
+
+    ``random``: one unit per region — the 10,000 random background points
+    plus every species' presence sites; species s's domain is the background
+    plus its own presence sites (other species' presences are not in it, so
+    no target-group information enters this track). ``target_group``: one
+    unit per biological group — the presence sites of the group's records,
+    every site in every species' domain (the group's target-group background
+    plus the species' presences, as in :func:`disdat_tasks`).
+
+    Examples
+    --------
+    >>> from sdmkit.datasets import load_disdat
+    >>> from sdmkit.sdm.benchmark import disdat_units
+    >>> [u.group for u in disdat_units(load_disdat("AWT"), "target_group")]  # doctest: +SKIP
+    ['bird', 'plant']
+    """
+    if track not in TRACKS:
+        raise ValueError(f"track must be one of {TRACKS}, got {track!r}.")
+    tasks = list(disdat_tasks(data, track, covariates=covariates))
+    features = tasks[0].features
+    po = pd.DataFrame(data.train_po.drop(columns="geometry"))
+    tests = {t.species: t.test for t in tasks}
+    if track == "random":
+        bg = pd.DataFrame(data.train_bg.drop(columns="geometry"))
+        species = [t.species for t in tasks]
+        return [make_unit(data.region, track, None, species, features, po, bg, tests)]
+    units = []
+    for group in sorted({t.group for t in tasks}):
+        species = [t.species for t in tasks if t.group == group]
+        units.append(
+            make_unit(
+                data.region,
+                track,
+                group,
+                species,
+                features,
+                po[po["group"] == group],
+                None,
+                {s: tests[s] for s in species},
+            )
+        )
+    return units
+
+
+def fit_unit(
+    unit: MultiSpeciesUnit, factory, X_pred: dict | None = None
+) -> tuple[dict, float, float]:
+    """Fit a multi-species model on a unit; predict each species at its sites.
+
+    Parameters
+    ----------
+    unit : MultiSpeciesUnit
+    factory : callable
+        Returns a fresh estimator with ``fit(X, counts, domain=...)`` and a
+        ``predict_proba`` giving one column per species (e.g.
+        :class:`~sdmkit.sdm.neural.DeepMaxent`).
+    X_pred : dict, optional
+        Species → design matrix to predict; default ``unit.X_tests``.
+
+    Returns
+    -------
+    scores : dict
+        Species → (n,) prediction.
+    wall, cpu : float
+        Fit time in seconds.
+    """
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    X_pred = unit.X_tests if X_pred is None else X_pred
+    model = factory()
+    with threadpool_limits(1), warnings.catch_warnings():
+        # e.g. a one-hot level absent from a group's sites: constant, only centred
+        warnings.simplefilter("ignore")
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except ImportError:  # pragma: no cover
+            pass
+        t, c = time.perf_counter(), time.process_time()
+        model.fit(unit.X, unit.counts, domain=unit.domain)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        scores = {}
+        for k, sp in enumerate(unit.species):
+            if sp in X_pred and len(X_pred[sp]):
+                scores[sp] = model.predict_proba(X_pred[sp])[:, k]
+    return scores, wall, cpu
+
+
+def _fit_unit_safe(unit, name, factory):
+    """:func:`fit_unit` that reports a ValidationError instead of raising it."""
+    try:
+        scores, wall, cpu = fit_unit(unit, factory)
+    except ValidationError as err:
+        return {}, 0.0, 0.0, f"{name}: {err}"
+    return scores, wall, cpu, ""
+
+
 def _task_cost(task: SpeciesTask) -> float:
     """A rough relative cost, to start the slow tasks first (better load balance)."""
     return len(task.background) + 4.0 * len(task.train_po)
 
 
-def _run_task(task: SpeciesTask, models: dict, ensembles: dict, coords) -> list[dict]:
-    """Fit every model on one species, score it, and score the ensembles of their predictions."""
+def _run_task(
+    task: SpeciesTask, models: dict, ensembles: dict, coords, precomputed: dict | None = None
+) -> list[dict]:
+    """Fit every model on one species, score it, and score the ensembles of their predictions.
+
+    ``precomputed`` maps a multi-species model's name to this species' test
+    prediction and its share of the model's fit time, ``(score, wall, cpu)``,
+    or to an error message.
+    """
     import warnings
 
-    from scipy.stats import rankdata
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits
 
@@ -320,13 +586,33 @@ def _run_task(task: SpeciesTask, models: dict, ensembles: dict, coords) -> list[
                     **extra,
                 }
             )
-    for name, members in ensembles.items():
+    for name, value in (precomputed or {}).items():
+        row = {**base, "model": name}
+        if one_class:
+            rows.append({**row, **failed, "error": "test data hold one class only"})
+            continue
+        if not isinstance(value, tuple):
+            rows.append({**row, **failed, "error": str(value)[:300]})
+            continue
+        scores[name] = value
+        rows.append(
+            {
+                **row,
+                "auc": float(roc_auc_score(y_test, value[0])),
+                "cor": _cor(y_test, value[0]),
+                "fit_seconds": value[1],
+                "fit_cpu_seconds": value[2],
+                "error": "",
+            }
+        )
+    for name, spec in ensembles.items():
+        members, rule = _ensemble_spec(spec, task.track)
         row = {**base, "model": name}
         missing = [m for m in members if m not in scores]
         if missing:
             rows.append({**row, **failed, "error": f"members {missing} could not be fitted"})
             continue
-        q = np.mean([rankdata(scores[m][0]) / len(y_test) for m in members], axis=0)
+        q = ensemble_score([scores[m][0] for m in members], rule)
         rows.append(
             {
                 **row,
@@ -337,7 +623,11 @@ def _run_task(task: SpeciesTask, models: dict, ensembles: dict, coords) -> list[
                 "error": "",
             }
         )
-    cpu = time.process_time() - c0
+    cpu = (
+        time.process_time()
+        - c0
+        + sum(v[2] for v in (precomputed or {}).values() if isinstance(v, tuple))
+    )
     for row in rows:
         row["task_cpu_seconds"] = cpu
         row["worker"] = os.getpid()
@@ -349,7 +639,8 @@ def run_disdat(
     regions=None,
     tracks=TRACKS,
     *,
-    ensembles: dict[str, list[str]] | None = None,
+    ensembles: dict | None = None,
+    multi_models: dict[str, Callable[[], object]] | None = None,
     covariates: str = "valavi",
     coords=("x", "y"),
     n_jobs: int = 1,
@@ -365,9 +656,18 @@ def run_disdat(
         Default: all six.
     tracks : sequence of {"random", "target_group"}
     ensembles : dict, optional
-        Name → list of model names: the mean of the members' rank-normalised
-        test predictions (their fit times add up). A species where a member
-        failed has no ensemble score.
+        Name → list of model names (the mean of the members' rank-normalised
+        test predictions), or → ``{"members": [...], "rule": r}`` with ``r``
+        a rule of :func:`ensemble_score`. Their fit times add up. A species
+        where a member failed has no ensemble score.
+    multi_models : dict, optional
+        Name → factory of a multi-species model (``fit(X, counts,
+        domain=...)``, e.g. :class:`~sdmkit.sdm.neural.DeepMaxent`), fitted
+        once per :func:`disdat_units` unit (region on the random track,
+        region × group on the target-group track); each species' test
+        predictions are scored like a single-species model's and can be
+        ensemble members. A species' fit time is its share (1 / number of
+        species) of the unit's.
     covariates : {"valavi", "all"}
         See :func:`disdat_tasks`.
     coords : (str, str) or None
@@ -398,20 +698,40 @@ def run_disdat(
     from ..datasets import DISDAT_REGIONS, load_disdat
 
     ensembles = dict(ensembles or {})
-    unknown = {m for members in ensembles.values() for m in members} - set(models)
+    multi_models = dict(multi_models or {})
+    known = set(models) | set(multi_models)
+    unknown = {m for spec in ensembles.values() for m in _ensemble_spec(spec)[0]} - known
     if unknown:
         raise ValueError(f"ensemble members {sorted(unknown)} are not among the models.")
     regions = DISDAT_REGIONS if regions is None else regions
-    tasks = [
-        t
-        for r in regions
-        for data in [load_disdat(r)]
-        for tr in tracks
-        for t in disdat_tasks(data, tr, covariates=covariates)
-    ]
+    tasks, units = [], []
+    for r in regions:
+        data = load_disdat(r)
+        for tr in tracks:
+            tasks += list(disdat_tasks(data, tr, covariates=covariates))
+            if multi_models:
+                units += disdat_units(data, tr, covariates=covariates)
+    pre: dict = {}
+    if multi_models:
+        units.sort(key=lambda u: -u.counts.shape[0])
+        fitted = Parallel(n_jobs=n_jobs)(
+            delayed(_fit_unit_safe)(u, name, f) for u in units for name, f in multi_models.items()
+        )
+        for (u, name), (scores, wall, cpu, err) in zip(
+            [(u, name) for u in units for name in multi_models], fitted
+        ):
+            share = len(u.species)
+            for sp in u.species:
+                key = (u.track, u.region, sp)
+                if sp in scores:
+                    value = (scores[sp], wall / share, cpu / share)
+                else:
+                    value = err or "no prediction"
+                pre.setdefault(key, {})[name] = value
     tasks.sort(key=_task_cost, reverse=True)  # longest first: the two workers finish together
     jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_run_task)(t, models, ensembles, coords) for t in tasks
+        delayed(_run_task)(t, models, ensembles, coords, pre.get((t.track, t.region, t.species)))
+        for t in tasks
     )
     rows = []
     for part in tqdm(

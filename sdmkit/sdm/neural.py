@@ -67,6 +67,7 @@ except ImportError as err:  # pragma: no cover - exercised only without torch
 
 __all__ = [
     "LOSSES",
+    "DeepMaxent",
     "PRESENCE_ONLY_LOSSES",
     "WAIVED_SKLEARN_CHECKS",
     "MultiSpeciesSDM",
@@ -74,6 +75,7 @@ __all__ = [
     "an_slds_loss",
     "an_ssdl_loss",
     "bernoulli_entropy",
+    "maxent_loss",
     "neg_log",
     "pa_bce_loss",
     "random_lonlat",
@@ -297,6 +299,70 @@ def pa_bce_loss(logits: Tensor, targets: Tensor, *, weight: Tensor | None = None
         logits, targets.to(logits.dtype), reduction="none"
     )
     return _wmean(bce.mean(dim=1), weight)
+
+
+def maxent_loss(
+    logits: Tensor,
+    counts: Tensor,
+    domain: Tensor | None = None,
+    *,
+    species_weight: str = "records",
+) -> Tensor:
+    """DeepMaxent's normalised Poisson (Maxent) loss (Ryckewaert et al. 2024).
+
+    Each species' records are softmax-classified among the sites of its
+    domain: with ``n_s = sum_i c_is`` and ``D_s`` the sites where
+    ``domain[:, s]`` is true (all sites when ``domain`` is None)::
+
+        L_s = -(1 / n_s) sum_i c_is f_is + logsumexp_{j in D_s} f_js
+
+    i.e. the negative mean log-likelihood of species s's records under the
+    distribution ``softmax_{D_s}(f_s)`` over its domain (Maxent's objective
+    without the penalty). Species without records in the batch are left out;
+    the others are averaged with weights ``n_s`` (``"records"``: every record
+    counts once, the Poisson likelihood of all records, as DeepMaxent) or
+    equally (``"equal"``).
+
+    Parameters
+    ----------
+    logits : Tensor (B, S)
+        Log-intensity ``f`` of every species at the B sites.
+    counts : Tensor (B, S)
+        Number of records of each species at each site (0/1 for point records).
+    domain : Tensor (B, S) of bool, optional
+        Which sites belong to each species' domain; every site with a record of
+        the species must. Default: every site.
+    species_weight : {"records", "equal"}
+        Weights of the species terms.
+
+    Returns
+    -------
+    Tensor
+        Scalar loss.
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = torch.tensor([[1.0], [0.0], [0.0]])
+    >>> c = torch.tensor([[1.0], [0.0], [0.0]])
+    >>> round(float(maxent_loss(f, c)), 4)  # -log(e / (e + 2))
+    0.5514
+    >>> round(float(maxent_loss(f, c, torch.tensor([[True], [True], [False]]))), 4)
+    0.3133
+    """
+    counts = counts.to(logits.dtype)
+    n = counts.sum(0)
+    present = n > 0
+    if not bool(present.any()):
+        return (logits * 0.0).sum()
+    z = logits if domain is None else logits.masked_fill(~domain, float("-inf"))
+    lse = torch.logsumexp(z, dim=0)
+    fit = (counts * logits).sum(0)
+    per_species = -fit[present] / n[present] + lse[present]
+    if species_weight == "equal":
+        return per_species.mean()
+    w = n[present]
+    return (w * per_species).sum() / w.sum()
 
 
 # =========================================================================== helpers
@@ -857,13 +923,16 @@ class MultiSpeciesSDM(ClassifierMixin, BaseEstimator):
             opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
             sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.lr_decay)
             Xt = self._to_tensor(X, device, dtype)
-            if pa:
+            if pa == "maxent":  # (counts, domain mask or None)
+                Tt = torch.as_tensor(targets[0], device=device, dtype=dtype)
+                Mt = None if targets[1] is None else torch.as_tensor(targets[1], device=device)
+            elif pa:
                 Tt = torch.as_tensor(targets, device=device, dtype=dtype)
             else:
                 Tt = torch.as_tensor(targets, device=device, dtype=torch.long)
             Wt = None if w is None else torch.as_tensor(w, device=device, dtype=dtype)
             gen = torch.Generator(device="cpu").manual_seed(seed)
-            bs = int(self.batch_size)
+            bs = n if self.batch_size is None else int(self.batch_size)
             self.loss_curve_ = []
             net.train()
             for _ in trange(
@@ -874,7 +943,14 @@ class MultiSpeciesSDM(ClassifierMixin, BaseEstimator):
                 for start in range(0, n, bs):
                     idx = perm[start : start + bs]
                     wb = None if Wt is None else Wt[idx]
-                    if pa:
+                    if pa == "maxent":
+                        value = maxent_loss(
+                            net(Xt[idx]),
+                            Tt[idx],
+                            None if Mt is None else Mt[idx],
+                            species_weight=self.species_weight,
+                        )
+                    elif pa:
                         value = pa_bce_loss(net(Xt[idx]), Tt[idx], weight=wb)
                     else:
                         value = self._po_step(
@@ -941,7 +1017,9 @@ class MultiSpeciesSDM(ClassifierMixin, BaseEstimator):
 
     def predict_logits(self, X) -> np.ndarray:
         """Logits, (n, n_species), columns in ``classes_`` order."""
-        X = self._check_X(X)
+        return self._logits(self._check_X(X))
+
+    def _logits(self, X: np.ndarray) -> np.ndarray:
         p = next(self.network_.parameters())
         out = []
         with torch.inference_mode():
@@ -1094,3 +1172,224 @@ class MultiSpeciesSDM(ClassifierMixin, BaseEstimator):
         if not np.isin(T, (0.0, 1.0)).all() or (extra < 0).any() or (extra % 1 != 0).any():
             raise ValidationError("the validation y must hold only 0/1 presence-absence values.")
         return T, extra
+
+
+# =========================================================================== DeepMaxent
+
+
+class DeepMaxent(MultiSpeciesSDM):
+    """DeepMaxent: a shared neural trunk trained with Maxent's normalised Poisson loss.
+
+    Ryckewaert et al. (2024, arXiv:2412.19217) fit all species of a region (or
+    of a biological group) at once: a shared trunk (here
+    :class:`~sdmkit.encoders.networks.ResidualFCNet`, as
+    :class:`MultiSpeciesSDM`) and a per-species linear head give a
+    log-intensity ``f_s(x)``, and each species' records are softmax-classified
+    among the sites of its *domain* ``D_s`` (:func:`maxent_loss`). With a
+    linear trunk and ``D_s`` = background ∪ presences this is Maxent's
+    objective without the penalty.
+
+    The domain decides the bias correction: the sites of every record of a
+    target group (all species of one survey group) make the model a target
+    group background fit (the paper's setting); a random background plus the
+    species' own presences makes it a classical Maxent fit. Give it as a sites
+    × species boolean mask.
+
+    Defaults follow the paper's NCEAS configuration: width 250, Adam with
+    learning rate 2e-4, no weight decay, batches of 250 sites, 100 epochs,
+    records weighted equally (``species_weight="records"``). The trunk is
+    ``Linear → ReLU → n_blocks`` residual blocks (2 layers each); the paper's
+    MLP has 2 hidden layers.
+
+    Parameters
+    ----------
+    hidden : int
+        Width of the trunk.
+    n_blocks : int
+        Residual blocks after the first layer (0: one hidden layer).
+    dropout : float
+        Dropout inside the blocks.
+    batch_size : int or None
+        Sites per optimisation step (the softmax runs over the domain sites
+        of the batch); None: full batch.
+    lr : float
+        Adam learning rate.
+    lr_decay : float
+        Multiplicative learning-rate decay per epoch.
+    weight_decay : float
+        Adam weight decay.
+    epochs : int
+        Passes over the sites.
+    species_weight : {"records", "equal"}
+        How species terms are averaged (see :func:`maxent_loss`).
+    standardize : bool
+        Centre and scale the features with the training sites' mean and sd.
+    device, dtype, random_state, progress
+        As :class:`MultiSpeciesSDM`.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        Species, the columns of :meth:`predict_proba`.
+    log_norm_ : numpy.ndarray (S,)
+        ``logsumexp`` of each species' log-intensity over its training domain.
+    entropy_ : numpy.ndarray (S,)
+        Entropy of each species' fitted distribution over its domain (nats).
+    n_records_ : pandas.Series
+        Records per species.
+    network_, mean_, scale_, loss_curve_
+        As :class:`MultiSpeciesSDM`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 3))                   # features of 400 sites
+    >>> counts = np.zeros((400, 2))
+    >>> counts[np.argsort(-X[:, 0])[:30], 0] = 1        # species 0 where x0 is high
+    >>> counts[np.argsort(X[:, 1])[:30], 1] = 1         # species 1 where x1 is low
+    >>> m = DeepMaxent(hidden=16, epochs=20, batch_size=None, lr=1e-2,
+    ...                random_state=0, device="cpu", progress=False).fit(X, counts)
+    >>> p = m.predict_proba(np.array([[2.0, 0.0, 0.0], [-2.0, 0.0, 0.0]]))
+    >>> p.shape, bool(p[0, 0] > p[1, 0])
+    ((2, 2), True)
+    """
+
+    def __init__(
+        self,
+        *,
+        hidden: int = 250,
+        n_blocks: int = 1,
+        dropout: float = 0.0,
+        batch_size: int | None = 250,
+        lr: float = 2e-4,
+        lr_decay: float = 1.0,
+        weight_decay: float = 0.0,
+        epochs: int = 100,
+        species_weight: str = "records",
+        standardize: bool = True,
+        device="auto",
+        dtype="float32",
+        random_state=None,
+        progress: bool | None = None,
+    ):
+        self.hidden = hidden
+        self.n_blocks = n_blocks
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.weight_decay = weight_decay
+        self.epochs = epochs
+        self.species_weight = species_weight
+        self.standardize = standardize
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+        self.progress = progress
+
+    def _check_params(self):
+        if self.species_weight not in ("records", "equal"):
+            raise ValueError(
+                f"species_weight must be 'records' or 'equal'; got {self.species_weight!r}."
+            )
+        for name in ("epochs", "hidden"):
+            v = getattr(self, name)
+            if int(v) != v or v < 1:
+                raise ValueError(f"{name} must be a positive integer; got {v!r}.")
+        b = self.batch_size
+        if b is not None and (int(b) != b or b < 1):
+            raise ValueError(f"batch_size must be a positive integer or None; got {b!r}.")
+
+    def fit(self, X, y, *, domain=None):
+        """Fit on the sites' features, record counts and (optionally) domains.
+
+        Parameters
+        ----------
+        X : array-like or pandas.DataFrame (n_sites, n_features)
+            Numeric features of every site (presence and background sites); no NaN.
+        y : array-like or pandas.DataFrame (n_sites, n_species)
+            Number of records of each species at each site (0/1 for point
+            records). A DataFrame's columns become ``classes_``.
+        domain : array-like (n_sites, n_species) of bool, optional
+            ``domain[i, s]``: site i belongs to species s's domain (the sites
+            its records are contrasted with). Every site with a record of s
+            must belong to it. Default: every site, for every species.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValidationError
+            NaN features, negative or non-finite counts, a species without
+            records, a record outside its species' domain.
+        """
+        self._check_params()
+        _check_numeric_frame(X)
+        X = validate_data(self, X, reset=True, ensure_all_finite=False, dtype=np.float64)
+        bad = _rows_with_nan(X)
+        if bad.size:
+            raise ValidationError(
+                f"X has NaN or infinite values in rows {_show(bad)}; drop those sites (e.g. "
+                f"points outside the rasters) before fitting."
+            )
+        classes = np.asarray(y.columns) if isinstance(y, pd.DataFrame) else None
+        C = np.asarray(y, dtype=np.float64)
+        if C.ndim != 2 or C.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"y must be an (n_sites, n_species) matrix of record counts with one row per "
+                f"row of X ({X.shape[0]}); got shape {C.shape}."
+            )
+        if not np.isfinite(C).all() or (C < 0).any():
+            raise ValidationError("y (record counts) must be finite and >= 0.")
+        classes = np.arange(C.shape[1]) if classes is None else classes
+        n = C.sum(0)
+        if (n <= 0).any():
+            raise ValidationError(
+                f"species {_show(classes[n <= 0])} have no records in y; drop those columns."
+            )
+        M = None
+        if domain is not None:
+            M = np.asarray(domain, dtype=bool)
+            if M.shape != C.shape:
+                raise ValueError(f"domain has shape {M.shape}; expected {C.shape}, as y.")
+            outside = np.argwhere((C > 0) & ~M)
+            if outside.size:
+                raise ValidationError(
+                    f"(site, species) cells {_show([tuple(map(int, c)) for c in outside])} hold "
+                    f"records but are outside the species' domain; every presence site must "
+                    f"belong to its species' domain (e.g. domain = background | (y > 0))."
+                )
+        self.classes_ = classes
+        self.n_records_ = pd.Series(n, index=classes, name="n_records")
+        self.dropped_species_ = []
+        self.decision_rule_ = None
+        self.loss_ = "maxent"
+        rng = np.random.default_rng(_seed_from(self.random_state))
+        self.mean_, self.scale_ = self._standardizer(X)
+        self._fit_network(X, (C.astype(np.float32), M), None, None, rng, "maxent")
+        f = self._logits(X)
+        inside = np.ones(f.shape, dtype=bool) if M is None else M
+        self.log_norm_ = np.logaddexp.reduce(np.where(inside, f, -np.inf), axis=0)
+        logp = np.where(inside, f - self.log_norm_, 0.0)
+        self.entropy_ = -np.sum(np.exp(logp) * logp * inside, axis=0)
+        return self
+
+    def predict_log_density(self, X) -> np.ndarray:
+        """Log of each species' normalised density over its training domain, (n, S)."""
+        return self.predict_logits(X) - self.log_norm_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Maxent's cloglog output per species, (n, n_species) in ``classes_`` order.
+
+        ``1 - exp(-exp(log_density + entropy))`` (Phillips et al. 2017): a
+        0–1 index of relative suitability, monotone in the log-intensity.
+        """
+        eta = np.minimum(self.predict_log_density(X) + self.entropy_, 50.0)
+        return -np.expm1(-np.exp(eta))
+
+    def predict(self, X) -> np.ndarray:
+        """The species with the highest cloglog output at each row, (n,) labels."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
