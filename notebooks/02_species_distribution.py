@@ -116,7 +116,9 @@ models = {
 }
 models["ensemble"] = Ensemble([(k, models[k]) for k in ("maxent", "rf_down", "brt", "gam")],
                               normalize="reference")
-cv = SpatialBlockKFold(n_splits=3 if SMOKE else 5, block_size=block, random_state=0)
+# balance="positives": every test fold gets presences (else its AUC is undefined, NaN)
+cv = SpatialBlockKFold(n_splits=3 if SMOKE else 5, block_size=block, random_state=0,
+                      balance="positives")  # fmt: skip
 rows = []
 for name, model in models.items():
     scores = cross_val_score(model, X, y, groups=xy, cv=cv, scoring="roc_auc")
