@@ -682,21 +682,17 @@ def main(argv=None) -> dict:
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else {}
 
-    if args.select_brt:
-        previous["brt_default_selection"] = select_brt(args.n_jobs)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(previous, indent=2) + "\n")
-        sel = previous["brt_default_selection"]
-        print(json.dumps({k: sel[k] for k in ("cv_auc_mean", "chosen", "wall_seconds")}, indent=1))
-        return previous
-
-    if args.select_ensemble:
-        previous["ensemble_selection"] = select_ensemble(args.n_jobs)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(previous, indent=2) + "\n")
-        sel = previous["ensemble_selection"]
-        print(json.dumps({k: sel[k] for k in ("candidates", "chosen", "wall_seconds")}, indent=1))
-        return previous
+    studies = {
+        "select_brt": ("brt_default_selection", select_brt, "cv_auc_mean"),
+        "select_ensemble": ("ensemble_selection", select_ensemble, "candidates"),
+    }
+    for flag, (key, study, headline) in studies.items():
+        if getattr(args, flag):  # a training-data study: store its table, keep the rest
+            previous[key] = sel = study(args.n_jobs)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(previous, indent=2) + "\n")
+            print(json.dumps({k: sel[k] for k in (headline, "chosen", "wall_seconds")}, indent=1))
+            return previous
 
     if args.elapid_only:
         side = elapid_side_by_side()
