@@ -51,3 +51,17 @@ def pytest_runtest_makereport(item, call):
     ):
         report.outcome = "failed"
         report.longrepr = f"real-data test skipped under --require-data: {report.longrepr}"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tiny torch models on one thread, then restore the setting.
+
+    Extra threads only add contention on a busy 2-core CI machine. Opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,14 +9,7 @@ import torch
 
 from sdmkit.encoders.networks import MLP, SIREN, ResidualFCNet, SineLayer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids oversubscription slowdowns on busy CI machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _siren_satclip_reference(x, params, w0_initial=30.0, w0=1.0, n_layers=2):

@@ -11,14 +11,7 @@ import torch
 from sdmkit._validation import ValidationError
 from sdmkit.encoders import positional as pe
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids oversubscription slowdowns on busy CI machines."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 RNG = np.random.default_rng(0)

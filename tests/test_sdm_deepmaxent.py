@@ -18,12 +18,7 @@ from sdmkit.sdm.neural import DeepMaxent, maxent_loss  # noqa: E402
 SMALL = dict(hidden=32, n_blocks=1, device="cpu", progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # --------------------------------------------------------------------------- loss

@@ -32,13 +32,7 @@ EPS = 1e-5
 SMALL = dict(hidden=32, n_blocks=1, device="cpu", progress=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny networks: extra threads only add contention on a busy CI machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _logit(p):
